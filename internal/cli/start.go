@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+
+	"github.com/aybhq/ayb/internal/server"
+)
+
+func runStart(ctx context.Context, args []string, stdout io.Writer) error {
+	cf := newFlags("start")
+	cf.setting("host", "server.host", "address to listen on")
+	cf.setting("port", "server.port", "HTTP port")
+	if _, err := positional(cf.fs, args); err != nil {
+		return err
+	}
+	writeDefaultConfig(cf.config)
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	rt, err := Connect(ctx, cfg, true, progressPrinter)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if rt.Cluster != nil {
+		go func() {
+			select {
+			case err := <-rt.Cluster.Exited():
+				slog.Error("managed PostgreSQL exited; stopping", "err", err)
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+	}
+	err = srv.Run(runCtx, func(addr string) {
+		where := "managed PostgreSQL in " + cfg.Database.DataDir
+		if rt.Cluster == nil {
+			where = "external database"
+		} else {
+			where += " (port " + strconv.Itoa(rt.Cluster.Port()) + ")"
+		}
+		progressPrinter("listening on http://%s (%s); Ctrl-C stops", addr, where)
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	progressPrinter("stopped")
+	return nil
+}

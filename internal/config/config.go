@@ -1,0 +1,340 @@
+// Package config loads AYB's configuration: defaults, then ayb.toml, then
+// AYB_* environment variables, then command-line flags, each overriding the
+// one before. Unknown keys in the file are reported, not ignored.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Duration is a time.Duration written as "15m", "10s" in TOML and env.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Config is the whole configuration. Field tags: toml is the key; secret
+// marks values masked by `ayb config`; doc is the comment in the generated file.
+type Config struct {
+	Server   Server   `toml:"server"`
+	Database Database `toml:"database"`
+	Log      Log      `toml:"log"`
+	Auth     Auth     `toml:"auth"`
+	Mail     Mail     `toml:"mail"`
+}
+
+type Server struct {
+	Host            string   `toml:"host" doc:"address to listen on"`
+	Port            int      `toml:"port" doc:"HTTP port"`
+	PublicURL       string   `toml:"public_url" doc:"URL clients reach this server at (used in emailed links); default http://host:port"`
+	BodyLimit       int64    `toml:"body_limit" doc:"largest request body in bytes"`
+	CORSOrigins     []string `toml:"cors_origins" doc:"origins allowed by CORS; [\"*\"] allows any (without credentials)"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"how long graceful shutdown waits for requests to finish"`
+	TrustedProxies  []string `toml:"trusted_proxies" doc:"CIDRs whose X-Forwarded-For is believed"`
+}
+
+type Database struct {
+	URL      string `toml:"url" secret:"true" doc:"use an existing database instead of a managed one"`
+	AdminURL string `toml:"admin_url" secret:"true" doc:"role for migrations (defaults to url)"`
+	DataDir  string `toml:"data_dir" doc:"managed PostgreSQL data directory"`
+	Port     int    `toml:"port" doc:"managed PostgreSQL port on 127.0.0.1 (0 = pick a free one)"`
+	Name     string `toml:"name" doc:"managed database name"`
+	OSUser   string `toml:"os_user" doc:"OS user that runs managed PostgreSQL when AYB runs as root"`
+	MaxConns int32  `toml:"max_conns" doc:"connection pool size"`
+}
+
+type Log struct {
+	Level  string `toml:"level" doc:"debug, info, warn or error"`
+	Format string `toml:"format" doc:"text or json"`
+}
+
+type Auth struct {
+	Issuer            string   `toml:"issuer" doc:"iss claim of access tokens (default: public_url)"`
+	Audience          string   `toml:"audience" doc:"aud claim of access tokens"`
+	AccessTokenTTL    Duration `toml:"access_token_ttl" doc:"lifetime of access tokens"`
+	RefreshTokenTTL   Duration `toml:"refresh_token_ttl" doc:"lifetime of a session without refresh"`
+	MinPasswordLength int      `toml:"min_password_length" doc:"shortest accepted password"`
+	SiteURL           string   `toml:"site_url" doc:"app URL that email links and OAuth logins redirect to"`
+	RequireVerified   bool     `toml:"require_verified_email" doc:"refuse login until the email is verified"`
+}
+
+type Mail struct {
+	Backend  string `toml:"backend" doc:"log or smtp"`
+	From     string `toml:"from" doc:"sender address"`
+	SMTPHost string `toml:"smtp_host" doc:"SMTP server host"`
+	SMTPPort int    `toml:"smtp_port" doc:"SMTP server port"`
+	SMTPUser string `toml:"smtp_user" doc:"SMTP username"`
+	SMTPPass string `toml:"smtp_password" secret:"true" doc:"SMTP password"`
+	SMTPTLS  string `toml:"smtp_tls" doc:"none, starttls or tls (implicit)"`
+}
+
+// Defaults returns the built-in configuration.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Host:            "127.0.0.1",
+			Port:            8090,
+			BodyLimit:       1 << 20,
+			ShutdownTimeout: Duration{10 * time.Second},
+		},
+		Database: Database{DataDir: "./.ayb/pg", Name: "ayb", MaxConns: 8},
+		Log:      Log{Level: "info", Format: "text"},
+		Auth: Auth{
+			Audience:          "authenticated",
+			AccessTokenTTL:    Duration{15 * time.Minute},
+			RefreshTokenTTL:   Duration{30 * 24 * time.Hour},
+			MinPasswordLength: 8,
+		},
+		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls"},
+	}
+}
+
+// Load builds the config: defaults < file (if it exists) < env < flags.
+// flags maps dotted keys ("server.port") to values given on the command line.
+func Load(path string, env []string, flags map[string]string) (Config, []string, error) {
+	cfg := Defaults()
+	var warnings []string
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&cfg)
+			if err != nil {
+				return cfg, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			if und := md.Undecoded(); len(und) > 0 {
+				keys := make([]string, len(und))
+				for i, k := range und {
+					keys[i] = k.String()
+				}
+				return cfg, nil, fmt.Errorf("%s: unknown keys: %s", path, strings.Join(keys, ", "))
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return cfg, nil, err
+		}
+	}
+	fields := fieldsOf(&cfg)
+	byEnv := map[string]field{}
+	for _, f := range fields {
+		byEnv[f.env] = f
+	}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "AYB_") {
+			continue
+		}
+		f, ok := byEnv[k]
+		if !ok {
+			if isConfigEnv(k) {
+				warnings = append(warnings, "unknown environment variable "+k)
+			}
+			continue
+		}
+		if err := set(f.v, v); err != nil {
+			return cfg, nil, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	byKey := map[string]field{}
+	for _, f := range fields {
+		byKey[f.key] = f
+	}
+	keys := make([]string, 0, len(flags))
+	for k := range flags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f, ok := byKey[k]
+		if !ok {
+			return cfg, nil, fmt.Errorf("unknown setting %q", k)
+		}
+		if err := set(f.v, flags[k]); err != nil {
+			return cfg, nil, fmt.Errorf("--%s: %w", k, err)
+		}
+	}
+	return cfg, warnings, cfg.Validate()
+}
+
+// isConfigEnv tells AYB_* variables meant as settings from the few that are
+// read elsewhere (AYB_PG_BINDIR, AYB_CONFIG).
+func isConfigEnv(k string) bool {
+	switch k {
+	case "AYB_PG_BINDIR", "AYB_CONFIG":
+		return false
+	}
+	return true
+}
+
+// Validate checks values that would fail later in a confusing way.
+func (c Config) Validate() error {
+	if c.Server.Port < 0 || c.Server.Port > 65535 {
+		return fmt.Errorf("server.port %d is out of range", c.Server.Port)
+	}
+	if c.Server.BodyLimit <= 0 {
+		return errors.New("server.body_limit must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	if c.Database.URL == "" && c.Database.DataDir == "" {
+		return errors.New("database.data_dir is required when database.url is empty")
+	}
+	return nil
+}
+
+// PublicURL is where clients reach the server.
+func (c Config) PublicURL() string {
+	if c.Server.PublicURL != "" {
+		return strings.TrimRight(c.Server.PublicURL, "/")
+	}
+	return fmt.Sprintf("http://%s:%d", c.Server.Host, c.Server.Port)
+}
+
+type field struct {
+	key, env, doc string
+	secret        bool
+	v             reflect.Value
+}
+
+func fieldsOf(cfg *Config) []field {
+	var out []field
+	root := reflect.ValueOf(cfg).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		sec := root.Type().Field(i)
+		sv := root.Field(i)
+		sname := sec.Tag.Get("toml")
+		for j := 0; j < sv.NumField(); j++ {
+			f := sv.Type().Field(j)
+			key := sname + "." + f.Tag.Get("toml")
+			out = append(out, field{
+				key:    key,
+				env:    "AYB_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
+				doc:    f.Tag.Get("doc"),
+				secret: f.Tag.Get("secret") == "true",
+				v:      sv.Field(j),
+			})
+		}
+	}
+	return out
+}
+
+func set(v reflect.Value, s string) error {
+	if u, ok := v.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", s)
+		}
+		v.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", s)
+		}
+		v.SetBool(b)
+	case reflect.Slice:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported setting type %s", v.Kind())
+	}
+	return nil
+}
+
+// Entry is one effective setting, for `ayb config`.
+type Entry struct {
+	Key, Env, Value, Doc string
+}
+
+// Entries lists every setting with secrets masked.
+func (c Config) Entries() []Entry {
+	var out []Entry
+	for _, f := range fieldsOf(&c) {
+		val := render(f.v)
+		if f.secret && val != `""` {
+			val = mask(f.v.String())
+		}
+		out = append(out, Entry{Key: f.key, Env: f.env, Value: val, Doc: f.doc})
+	}
+	return out
+}
+
+// mask hides a secret, keeping a URL's shape but not its password.
+func mask(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			user := rest[:at]
+			if c := strings.Index(user, ":"); c >= 0 {
+				user = user[:c] + ":****"
+			}
+			return strconv.Quote(s[:i+3] + user + rest[at:])
+		}
+		return strconv.Quote(s)
+	}
+	return `"****"`
+}
+
+func render(v reflect.Value) string {
+	var b bytes.Buffer
+	enc := toml.NewEncoder(&b)
+	_ = enc.Encode(map[string]any{"v": v.Interface()})
+	out := strings.TrimSpace(b.String())
+	return strings.TrimPrefix(out, "v = ")
+}
+
+// DefaultFile renders ayb.toml with every setting commented out at its default.
+func DefaultFile() string {
+	c := Defaults()
+	var b strings.Builder
+	b.WriteString("# AYB configuration. Every setting is shown at its default, commented out.\n")
+	b.WriteString("# Precedence: defaults < this file < AYB_* environment variables < flags.\n")
+	b.WriteString("# Environment names are AYB_<SECTION>_<KEY>, e.g. AYB_DATABASE_URL.\n")
+	section := ""
+	for _, f := range fieldsOf(&c) {
+		s, k, _ := strings.Cut(f.key, ".")
+		if s != section {
+			fmt.Fprintf(&b, "\n[%s]\n", s)
+			section = s
+		}
+		if f.doc != "" {
+			fmt.Fprintf(&b, "# %s\n", f.doc)
+		}
+		fmt.Fprintf(&b, "# %s = %s\n", k, render(f.v))
+	}
+	return b.String()
+}

@@ -1,0 +1,156 @@
+// Package db owns AYB's connection pool and the one way a request touches
+// the database: a transaction that starts by taking the caller's role and
+// claims (set_config('role'), set_config('request.jwt.claims')), so that
+// grants and row-level security decide what it may do.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/identity"
+)
+
+// DB is the server's pool plus the request-transaction helpers.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// PoolOptions tunes the pool. Zero values take defaults.
+type PoolOptions struct {
+	MaxConns int32
+	MinConns int32
+	// AppName shows in pg_stat_activity.
+	AppName string
+}
+
+// Open connects a pool to url. On these 2-core machines throughput falls past
+// ~2-4 connections per core (perf.md §3.2: pgbench -S 50k tps at 2 clients,
+// 28-30k at 8), so the default stays small.
+func Open(ctx context.Context, url string, opt PoolOptions) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if opt.MaxConns > 0 {
+		cfg.MaxConns = opt.MaxConns
+	} else {
+		cfg.MaxConns = 8
+	}
+	if opt.MinConns > 0 {
+		cfg.MinConns = opt.MinConns
+	}
+	if opt.AppName == "" {
+		opt.AppName = "ayb"
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = opt.AppName
+	cfg.HealthCheckPeriod = 30 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// Close closes the pool.
+func (d *DB) Close() { d.Pool.Close() }
+
+var apiRoles = map[string]bool{
+	identity.RoleAnon:          true,
+	identity.RoleAuthenticated: true,
+	identity.RoleServiceRole:   true,
+}
+
+// beginQuery renders the statement that opens a request transaction and
+// takes the identity: BEGIN plus both set_config calls, sent as one simple
+// protocol message so the setup costs one round trip, not three. The role is
+// one of three fixed names; the claims are escaped by the connection
+// (standard_conforming_strings aware).
+func beginQuery(conn *pgconn.PgConn, id identity.Identity) (string, error) {
+	if !apiRoles[id.Role] {
+		return "", fmt.Errorf("db: refusing to run a request as role %q", id.Role)
+	}
+	claims, err := id.ClaimsJSON()
+	if err != nil {
+		return "", fmt.Errorf("db: encode claims: %w", err)
+	}
+	esc, err := conn.EscapeString(string(claims))
+	if err != nil {
+		return "", err
+	}
+	mode := "read write"
+	if id.ReadOnly {
+		mode = "read only"
+	}
+	var b strings.Builder
+	b.Grow(len(esc) + 128)
+	b.WriteString("begin isolation level read committed ")
+	b.WriteString(mode)
+	b.WriteString("; select set_config('role', '")
+	b.WriteString(id.Role)
+	b.WriteString("', true), set_config('request.jwt.claims', '")
+	b.WriteString(esc)
+	b.WriteString("', true)")
+	return b.String(), nil
+}
+
+// InTx runs fn in one transaction as the identity's role with its claims.
+// The transaction commits when fn returns nil; a commit failure (a deferred
+// constraint, a serialization failure) is returned as an error, never lost.
+// Errors come back translated (see Translate).
+func (d *DB) InTx(ctx context.Context, id identity.Identity, fn func(tx pgx.Tx) error) error {
+	conn, err := d.Pool.Acquire(ctx)
+	if err != nil {
+		return Translate(err)
+	}
+	defer conn.Release()
+	return InTxConn(ctx, conn.Conn(), id, fn)
+}
+
+// InTxConn is InTx on a connection the caller already holds.
+func InTxConn(ctx context.Context, conn *pgx.Conn, id identity.Identity, fn func(tx pgx.Tx) error) error {
+	q, err := beginQuery(conn.PgConn(), id)
+	if err != nil {
+		return apierror.Internal(err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: q})
+	if err != nil {
+		return Translate(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return Translate(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Translate(err)
+	}
+	return nil
+}
+
+// System runs fn in a transaction as the server's own login role, for the
+// server's work on its private tables (schema ayb). Never use it for a query
+// shaped by a request's caller beyond bound parameters.
+func (d *DB) System(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, d.Pool, fn)
+	if err != nil {
+		return Translate(err)
+	}
+	return nil
+}
+
+// IsNoRows reports whether err is (or wraps) pgx.ErrNoRows.
+func IsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
