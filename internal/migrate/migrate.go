@@ -83,6 +83,11 @@ func ensureExtensions(ctx context.Context, conn *pgx.Conn) error {
 			// PostGIS is optional, so it is reported, not fatal.
 			return fmt.Errorf("enable postgis (install it or run AYB with a role that may create extensions): %w", err)
 		}
+		// AYB revokes EXECUTE from PUBLIC by default; PostGIS's functions
+		// are meant for everyone (policies and queries use them).
+		if _, err := conn.Exec(ctx, "grant execute on all functions in schema extensions to anon, authenticated, service_role, ayb_system"); err != nil {
+			return err
+		}
 	}
 	return nil
 }

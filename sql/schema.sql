@@ -1,0 +1,164 @@
+CREATE SCHEMA auth;
+
+CREATE SCHEMA ayb;
+
+CREATE FUNCTION auth.app_id() RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $_$
+  select case
+    when (auth.jwt() ->> 'app_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      then (auth.jwt() ->> 'app_id')::uuid
+  end
+$_$;
+
+CREATE FUNCTION auth.client_id() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select auth.jwt() ->> 'client_id'
+$$;
+
+CREATE FUNCTION auth.email() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select auth.jwt() ->> 'email'
+$$;
+
+CREATE FUNCTION auth.has_scope(requested text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with s as (
+    select coalesce(auth.jwt() ->> 'scope', '') as scope
+  ), words as (
+    select regexp_split_to_table(scope, '\s+') as w from s where scope <> ''
+  )
+  select case
+    when (select scope from s) = '' then true
+    else exists (
+      select 1 from words
+      where w = requested
+         or (w = 'full')
+         or (w = 'write' and requested = 'read')
+    )
+  end
+$$;
+
+CREATE FUNCTION auth.jwt() RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  raw text := nullif(current_setting('request.jwt.claims', true), '');
+begin
+  if raw is null then
+    return '{}'::jsonb;
+  end if;
+  begin
+    return raw::jsonb;
+  exception when others then
+    raise exception 'request.jwt.claims is not valid JSON'
+      using errcode = '22023',
+            hint = 'set request.jwt.claims to a JSON object, e.g. select set_config(''request.jwt.claims'', ''{"sub":"..."}'', true)';
+  end;
+end
+$$;
+
+CREATE FUNCTION auth.role() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(auth.jwt() ->> 'role', nullif(current_setting('role', true), 'none'))
+$$;
+
+CREATE FUNCTION auth.uid() RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $_$
+  select case
+    when (auth.jwt() ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      then (auth.jwt() ->> 'sub')::uuid
+  end
+$_$;
+
+CREATE TABLE ayb.schema_version (
+    version integer NOT NULL
+);
+
+GRANT USAGE ON SCHEMA auth TO anon;
+GRANT USAGE ON SCHEMA auth TO authenticated;
+GRANT USAGE ON SCHEMA auth TO service_role;
+GRANT USAGE ON SCHEMA auth TO ayb_system;
+
+GRANT USAGE ON SCHEMA ayb TO ayb_system;
+GRANT USAGE ON SCHEMA ayb TO service_role;
+
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
+
+REVOKE ALL ON FUNCTION auth.app_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.app_id() TO anon;
+GRANT ALL ON FUNCTION auth.app_id() TO authenticated;
+GRANT ALL ON FUNCTION auth.app_id() TO service_role;
+GRANT ALL ON FUNCTION auth.app_id() TO ayb_system;
+
+REVOKE ALL ON FUNCTION auth.client_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.client_id() TO anon;
+GRANT ALL ON FUNCTION auth.client_id() TO authenticated;
+GRANT ALL ON FUNCTION auth.client_id() TO service_role;
+GRANT ALL ON FUNCTION auth.client_id() TO ayb_system;
+
+REVOKE ALL ON FUNCTION auth.email() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.email() TO anon;
+GRANT ALL ON FUNCTION auth.email() TO authenticated;
+GRANT ALL ON FUNCTION auth.email() TO service_role;
+GRANT ALL ON FUNCTION auth.email() TO ayb_system;
+
+REVOKE ALL ON FUNCTION auth.has_scope(requested text) FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.has_scope(requested text) TO anon;
+GRANT ALL ON FUNCTION auth.has_scope(requested text) TO authenticated;
+GRANT ALL ON FUNCTION auth.has_scope(requested text) TO service_role;
+GRANT ALL ON FUNCTION auth.has_scope(requested text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION auth.jwt() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.jwt() TO anon;
+GRANT ALL ON FUNCTION auth.jwt() TO authenticated;
+GRANT ALL ON FUNCTION auth.jwt() TO service_role;
+GRANT ALL ON FUNCTION auth.jwt() TO ayb_system;
+
+REVOKE ALL ON FUNCTION auth.role() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.role() TO anon;
+GRANT ALL ON FUNCTION auth.role() TO authenticated;
+GRANT ALL ON FUNCTION auth.role() TO service_role;
+GRANT ALL ON FUNCTION auth.role() TO ayb_system;
+
+REVOKE ALL ON FUNCTION auth.uid() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.uid() TO anon;
+GRANT ALL ON FUNCTION auth.uid() TO authenticated;
+GRANT ALL ON FUNCTION auth.uid() TO service_role;
+GRANT ALL ON FUNCTION auth.uid() TO ayb_system;
+
+GRANT SELECT ON TABLE ayb.schema_version TO ayb_system;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA ayb GRANT ALL ON SEQUENCES  TO ayb_system;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA ayb GRANT ALL ON FUNCTIONS  TO ayb_system;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA ayb GRANT ALL ON TABLES  TO ayb_system;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
