@@ -2,6 +2,10 @@ CREATE SCHEMA auth;
 
 CREATE SCHEMA ayb;
 
+CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA extensions;
+
+COMMENT ON EXTENSION citext IS 'data type for case-insensitive character strings';
+
 CREATE FUNCTION auth.app_id() RETURNS uuid
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -87,6 +91,25 @@ CREATE TABLE ayb.schema_version (
     version integer NOT NULL
 );
 
+CREATE TABLE ayb.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    password_hash text,
+    email_verified_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    is_admin boolean DEFAULT false NOT NULL,
+    banned_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 320)) AND (email = lower(email)))),
+    CONSTRAINT users_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
+);
+
+ALTER TABLE ONLY ayb.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+CREATE UNIQUE INDEX users_email_key ON ayb.users USING btree (lower(email));
+
 GRANT USAGE ON SCHEMA auth TO anon;
 GRANT USAGE ON SCHEMA auth TO authenticated;
 GRANT USAGE ON SCHEMA auth TO service_role;
@@ -142,6 +165,8 @@ GRANT ALL ON FUNCTION auth.uid() TO service_role;
 GRANT ALL ON FUNCTION auth.uid() TO ayb_system;
 
 GRANT SELECT ON TABLE ayb.schema_version TO ayb_system;
+
+GRANT ALL ON TABLE ayb.users TO ayb_system;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA ayb GRANT ALL ON SEQUENCES  TO ayb_system;
 
