@@ -2,10 +2,6 @@ CREATE SCHEMA auth;
 
 CREATE SCHEMA ayb;
 
-CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA extensions;
-
-COMMENT ON EXTENSION citext IS 'data type for case-insensitive character strings';
-
 CREATE FUNCTION auth.app_id() RETURNS uuid
     LANGUAGE sql STABLE
     SET search_path TO ''

@@ -2,8 +2,6 @@
 -- clients, push devices) references a user. The table lives in the private
 -- schema; policies see a user only through auth.uid().
 
-create extension if not exists citext schema extensions;
-
 create table ayb.users (
   id                uuid primary key default gen_random_uuid(),
   -- Stored normalized (Unicode NFC, lower-cased) by the server; the unique
