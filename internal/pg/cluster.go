@@ -54,7 +54,12 @@ type Cluster struct {
 	done     chan error
 	uid, gid int
 	runAs    bool
+	// traverseCap gives Postgres CAP_DAC_READ_SEARCH (see ensureDir).
+	traverseCap bool
 }
+
+// capDACReadSearch is CAP_DAC_READ_SEARCH from linux/capability.h.
+const capDACReadSearch = 2
 
 // Superuser is the bootstrap superuser's name in managed clusters.
 const Superuser = "ayb_admin"
@@ -163,7 +168,11 @@ func (c *Cluster) ensureDir() error {
 			return err
 		}
 		// Postgres must be able to reach its data dir: every ancestor needs
-		// search permission for the unprivileged user.
+		// search permission for the unprivileged user. A checkout under
+		// /root (mode 0700) is the common case where it has not; then
+		// Postgres gets CAP_DAC_READ_SEARCH, the one capability that lets it
+		// pass through, rather than AYB loosening the modes of the user's
+		// directories.
 		for p := filepath.Dir(dir); p != "/" && p != "."; p = filepath.Dir(p) {
 			st, err := os.Stat(p)
 			if err != nil {
@@ -172,7 +181,9 @@ func (c *Cluster) ensureDir() error {
 			if st.Mode().Perm()&0o001 == 0 {
 				sys := st.Sys().(*syscall.Stat_t)
 				if int(sys.Uid) != c.uid && !(int(sys.Gid) == c.gid && st.Mode().Perm()&0o010 != 0) {
-					return fmt.Errorf("the data directory %s is inside %s, which OS user %q cannot enter (mode %v); choose another --data-dir (e.g. under /var/lib or /srv) or run `chmod o+x %s`", dir, p, c.opts.OSUser, st.Mode().Perm(), p)
+					c.opts.logf("%s is not enterable by OS user %q; PostgreSQL runs with CAP_DAC_READ_SEARCH to reach %s", p, c.opts.OSUser, dir)
+					c.traverseCap = true
+					break
 				}
 			}
 		}
@@ -183,10 +194,15 @@ func (c *Cluster) ensureDir() error {
 func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.bin.Path(name), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
-	cmd.Dir = c.opts.DataDir
+	// "/" because the child changes directory after dropping to the
+	// unprivileged user; Postgres itself goes to its absolute -D dir.
+	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if c.runAs {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.gid)}
+		if c.traverseCap {
+			cmd.SysProcAttr.AmbientCaps = []uintptr{capDACReadSearch}
+		}
 	}
 	return cmd
 }
@@ -211,7 +227,6 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		args = append(args, "--no-sync")
 	}
 	cmd := c.command(ctx, "initdb", args...)
-	cmd.Dir = "/"
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("initdb failed: %v\n%s", err, out)
