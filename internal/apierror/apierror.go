@@ -63,6 +63,10 @@ const (
 	CodeInternal          = "internal_error"
 	CodeUnavailable       = "service_unavailable"
 	CodeTimeout           = "timeout"
+	// API keys (package apikey): all 401.
+	CodeAPIKeyInvalid = "api_key_invalid"
+	CodeAPIKeyRevoked = "api_key_revoked"
+	CodeAPIKeyExpired = "api_key_expired"
 )
 
 // statusByCode is the one table from error code to HTTP status. SQLSTATEs are
@@ -85,6 +89,9 @@ var statusByCode = map[string]int{
 	CodeInternal:          http.StatusInternalServerError,
 	CodeUnavailable:       http.StatusServiceUnavailable,
 	CodeTimeout:           http.StatusGatewayTimeout,
+	CodeAPIKeyInvalid:     http.StatusUnauthorized,
+	CodeAPIKeyRevoked:     http.StatusUnauthorized,
+	CodeAPIKeyExpired:     http.StatusUnauthorized,
 
 	// SQLSTATEs
 	"23505": http.StatusConflict,   // unique_violation

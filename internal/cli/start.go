@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
 	"github.com/aybhq/ayb/internal/server"
 )
 
@@ -27,9 +29,15 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
+	keys := apikey.New(rt.DB, apikey.Options{})
+	// API keys first; every other credential goes to Next (the JWT
+	// authenticator, when wired).
+	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version,
+		Authenticator: apikey.Authenticator{Keys: keys, Next: nil},
+		APIKeys:       keys, Apps: app.New(rt.DB)})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	keys.Start(runCtx)
 	if rt.Cluster != nil {
 		go func() {
 			select {

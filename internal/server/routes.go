@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/apikey"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -25,7 +26,28 @@ func (s *Server) routes() http.Handler {
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
+		// Per-key and per-app rate limits: right after identity, before
+		// any handler does work.
+		if s.apiKeys != nil {
+			r.Use(s.apiKeys.RateLimit)
+		}
 		// API routes are added here by area.
+
+		// Admin API: every /api/admin group is behind apikey.RequireAdmin.
+		r.Route("/api/admin", func(r chi.Router) {
+			r.Use(apikey.RequireAdmin)
+			if s.apps != nil {
+				r.Mount("/apps", s.apps.AdminRoutes(apikey.RequireAdmin))
+			}
+			if s.apiKeys != nil {
+				r.Mount("/api-keys", s.apiKeys.AdminRoutes())
+			}
+		})
+		// A user's own keys (full scope only: UserRoutes applies
+		// apikey.RequireFullScope).
+		if s.apiKeys != nil {
+			r.Mount("/api/auth/api-keys", s.apiKeys.UserRoutes())
+		}
 	})
 	return r
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
@@ -33,6 +35,8 @@ type Server struct {
 	auth    Authenticator
 	version string
 	handler http.Handler
+	apiKeys *apikey.Service
+	apps    *app.Service
 }
 
 // Options are the server's dependencies.
@@ -41,11 +45,17 @@ type Options struct {
 	DB            *db.DB
 	Authenticator Authenticator
 	Version       string
+	// APIKeys and Apps (both optional) serve /api/admin/api-keys,
+	// /api/auth/api-keys and /api/admin/apps, and APIKeys rate-limits
+	// requests made with keys.
+	APIKeys *apikey.Service
+	Apps    *app.Service
 }
 
 // New builds the server and its router.
 func New(opt Options) *Server {
-	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version}
+	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version,
+		apiKeys: opt.APIKeys, apps: opt.Apps}
 	if s.auth == nil {
 		s.auth = noCredentials{}
 	}
