@@ -57,6 +57,11 @@ type bundle struct {
 
 func setup(t *testing.T, instances int) *bundle {
 	t.Helper()
+	return setupWith(t, instances, apikey.Options{})
+}
+
+func setupWith(t *testing.T, instances int, opt apikey.Options) *bundle {
+	t.Helper()
 	d := dbtest.New(t)
 	b := &bundle{DB: d}
 	conn := d.Admin(t)
@@ -71,7 +76,8 @@ func setup(t *testing.T, instances int) *bundle {
 	for i := 0; i < instances; i++ {
 		pool, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: 4})
 		require.NoError(t, err)
-		keys := apikey.New(pool, apikey.Options{FlushInterval: 50 * time.Millisecond})
+		opt.FlushInterval = 50 * time.Millisecond
+		keys := apikey.New(pool, opt)
 		rctx, cancel := context.WithCancel(ctx)
 		keys.Start(rctx)
 		select {

@@ -12,9 +12,9 @@ select k.id, k.kind, k.user_id, k.app_id, k.scope, k.allowed_tables, k.allowed_f
  where k.key_hash = $1
 
 -- name: take
--- $1 key id, $2 tokens wanted
+-- $1 key id, $2 tokens wanted, $3 now (null = database clock)
 select granted, rate_limit, window_seconds, remaining, reset_after, retry_after
-  from ayb.apikey_take($1, $2)
+  from ayb.apikey_take($1, $2, $3)
 
 -- name: flush
 select ayb.apikey_flush($1, $2, $3, $4)

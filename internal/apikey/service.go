@@ -44,8 +44,12 @@ type Options struct {
 	// FlushInterval is how often usage counts and last_used_at go to the
 	// database (default 1 s).
 	FlushInterval time.Duration
-	// Now is the clock (tests).
+	// Now is the clock for cache ages and expiry (tests).
 	Now func() time.Time
+	// LimiterClock, when set, is passed to the limiter instead of the
+	// database's clock (tests freeze it). Leave it nil in production: the
+	// database clock is the one all instances share.
+	LimiterClock func() time.Time
 }
 
 // Service verifies keys and runs the background work behind them.
@@ -413,7 +417,12 @@ func (s *Service) take(ctx context.Context, id uuid.UUID, count int) (int, ratel
 	var limit *int
 	var window, reset, retry *float64
 	var remaining *int
-	err := s.db.Pool.QueryRow(ctx, query("take"), id, count).Scan(&granted, &limit, &window, &remaining, &reset, &retry)
+	var at *time.Time
+	if s.opt.LimiterClock != nil {
+		t := s.opt.LimiterClock()
+		at = &t
+	}
+	err := s.db.Pool.QueryRow(ctx, query("take"), id, count, at).Scan(&granted, &limit, &window, &remaining, &reset, &retry)
 	if err != nil {
 		return 0, ratelimit.Result{}, db.Translate(err)
 	}
