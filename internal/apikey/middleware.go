@@ -100,6 +100,9 @@ func (s *Service) RateLimit(next http.Handler) http.Handler {
 		if known {
 			lease = ratelimit.LeaseSize(k.Capacity)
 		}
+		if s.opt.MaxLease > 0 {
+			lease = min(lease, s.opt.MaxLease)
+		}
 		res, err := s.leases.Allow(r.Context(), keyID.String(), lease, func(ctx2 context.Context, n int) (int, ratelimit.Result, error) {
 			return s.take(ctx2, keyID, n)
 		})

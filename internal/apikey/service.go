@@ -46,6 +46,10 @@ type Options struct {
 	FlushInterval time.Duration
 	// Now is the clock for cache ages and expiry (tests).
 	Now func() time.Time
+	// MaxLease caps how many tokens an instance takes from a shared bucket
+	// at once (default: ratelimit.LeaseSize of the bucket). 1 makes every
+	// limited request one statement: exact to the token, more database load.
+	MaxLease int
 	// LimiterClock, when set, is passed to the limiter instead of the
 	// database's clock (tests freeze it). Leave it nil in production: the
 	// database clock is the one all instances share.
