@@ -362,3 +362,46 @@ func TestAppAdminAPI(t *testing.T) {
 	_, err := s.Update(context.Background(), uuid.MustParse(id), app.UpdateParams{})
 	require.True(t, errors.Is(err, err) && apierror.As(err).Status == 404)
 }
+
+// A key's own limit uses the same mechanism; a key may come as a Bearer
+// token, an apikey header or ?token= (EventSource).
+func TestPerKeyLimitAndKeyTransports(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	base := b.Inst[0].URL
+	key, _ := b.mkKey(t, map[string]any{"user_id": b.User, "scope": "full",
+		"rate_limit": map[string]any{"requests": 3, "window_seconds": 3600}})
+	send := func(how string) *http.Response {
+		u := base + "/api/auth/api-keys"
+		if how == "query" {
+			u += "?token=" + key
+		}
+		req, _ := http.NewRequest("GET", u, nil)
+		switch how {
+		case "bearer":
+			req.Header.Set("Authorization", "Bearer "+key)
+		case "apikey":
+			req.Header.Set("apikey", key)
+		}
+		res, err := fastClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res
+	}
+	for i, how := range []string{"bearer", "apikey", "query"} {
+		res := send(how)
+		require.Equal(t, 200, res.StatusCode, how)
+		require.Equal(t, "3", res.Header.Get("RateLimit-Limit"))
+		require.Equal(t, strconv.Itoa(2-i), res.Header.Get("RateLimit-Remaining"))
+	}
+	res := send("bearer")
+	require.Equal(t, 429, res.StatusCode)
+	ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.InDelta(t, 1200, ra, 2, "one token per 20 minutes")
+	// An unlimited, app-less key gets no RateLimit headers.
+	free, _ := b.mkKey(t, map[string]any{"user_id": b.User, "scope": "full"})
+	r := do(t, base, "GET", "/api/auth/api-keys", free, nil)
+	require.Equal(t, 200, r.Status)
+	require.Empty(t, r.Header.Get("RateLimit-Limit"))
+}
