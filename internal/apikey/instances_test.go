@@ -223,7 +223,12 @@ func TestDeleteAppWhileCreatingKeys(t *testing.T) {
 				}
 			}(w)
 		}
-		time.Sleep(30 * time.Millisecond)
+		// Delete once creations are under way.
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(created) >= 4
+		}, 10*time.Second, 2*time.Millisecond)
 		_, err := b.Inst[round%2].Apps.Delete(ctx, appID, &b.Admin)
 		require.NoError(t, err)
 		close(stop)

@@ -69,12 +69,14 @@ type Service struct {
 
 	leases ratelimit.Leases
 
+	flushMu      sync.Mutex // one Flush at a time, so a Flush returns after any in flight
 	usageMu      sync.Mutex
 	usage        map[uuid.UUID]*usageCount
 	touched      map[uuid.UUID]time.Time // key -> when this instance last wrote last_used_at
 	pendingTouch map[uuid.UUID]bool
 
 	listening chan struct{}
+	stopped   chan struct{}
 }
 
 type usageCount struct{ requests, rejected int64 }
@@ -122,15 +124,23 @@ func New(d *db.DB, opt Options) *Service {
 		touched:      map[uuid.UUID]time.Time{},
 		pendingTouch: map[uuid.UUID]bool{},
 		listening:    make(chan struct{}),
+		stopped:      make(chan struct{}),
 	}
 }
 
 // Start runs the LISTEN loop, the flusher and the sweeper until ctx ends;
-// it returns at once. The final flush happens when ctx ends.
+// it returns at once. When ctx ends the pending usage is flushed; Wait
+// returns after that (call it before closing the pool).
 func (s *Service) Start(ctx context.Context) {
 	go s.listen(ctx)
-	go s.flushLoop(ctx)
+	go func() {
+		defer close(s.stopped)
+		s.flushLoop(ctx)
+	}()
 }
+
+// Wait blocks until the background work started by Start has stopped.
+func (s *Service) Wait() { <-s.stopped }
 
 // Listening is closed once the first LISTEN succeeded (tests, readiness).
 func (s *Service) Listening() <-chan struct{} { return s.listening }
@@ -370,6 +380,8 @@ func (s *Service) flushLoop(ctx context.Context) {
 // Flush writes pending usage counts and last_used_at marks (one statement).
 // On failure the counts are kept for the next flush.
 func (s *Service) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.usageMu.Lock()
 	if len(s.usage) == 0 && len(s.pendingTouch) == 0 {
 		s.usageMu.Unlock()

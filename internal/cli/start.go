@@ -57,6 +57,8 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		progressPrinter("listening on http://%s (%s); Ctrl-C stops", addr, where)
 	})
+	cancel()
+	keys.Wait() // the last usage counts reach the database before the pool closes
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
