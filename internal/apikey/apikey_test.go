@@ -423,3 +423,37 @@ func TestAppPolicy(t *testing.T) {
 	require.NoError(t, b.DB.Admin(t).QueryRow(ctx, "select count(*) from public.orders").Scan(&total))
 	require.Equal(t, 2, total)
 }
+
+// A full key can mint keys, but none wider than itself.
+func TestKeyMintsOnlyNarrowerKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	base := b.Inst[0].URL
+	appID := b.mkApp(t, "minting", nil)
+	other := b.mkApp(t, "elsewhere", nil)
+	minter, _ := b.mkKey(t, map[string]any{"user_id": b.User, "scope": "full", "app_id": appID,
+		"allowed_tables": []string{"posts", "tags"}, "rate_limit": map[string]any{"requests": 60, "window_seconds": 60}})
+	before := countKeys(t, b.DB)
+	for _, bad := range []map[string]any{
+		{"name": "x", "scope": "read", "allowed_tables": []string{"users"}},
+		{"name": "x", "scope": "read", "app_id": other},
+		{"name": "x", "scope": "read", "rate_limit": map[string]any{"requests": 1000, "window_seconds": 60}},
+	} {
+		r := do(t, base, "POST", "/api/auth/api-keys", minter, bad)
+		require.Equal(t, 403, r.Status, "%v: %v", bad, r.Body)
+		require.Equal(t, apierror.CodeInsufficientScope, r.Body["code"])
+	}
+	require.Equal(t, before, countKeys(t, b.DB))
+	r := do(t, base, "POST", "/api/auth/api-keys", minter, map[string]any{"name": "child", "scope": "read", "allowed_tables": []string{"posts"}})
+	require.Equal(t, 201, r.Status, r.Body)
+	k := r.Body["api_key"].(map[string]any)
+	require.Equal(t, appID, k["app_id"], "inherits the app")
+	require.Equal(t, []any{"posts"}, k["allowed_tables"])
+	require.EqualValues(t, 60, k["rate_limit"].(map[string]any)["requests"], "inherits the limit")
+	r = do(t, base, "POST", "/api/auth/api-keys", minter, map[string]any{"name": "child2", "scope": "write"})
+	require.Equal(t, 201, r.Status, r.Body)
+	require.Equal(t, []any{"posts", "tags"}, r.Body["api_key"].(map[string]any)["allowed_tables"], "inherits the table list")
+	// A restricted key cannot rotate (which would copy a wider key).
+	r = do(t, base, "POST", "/api/auth/api-keys/"+k["id"].(string)+"/rotate", minter, nil)
+	require.Equal(t, 403, r.Status)
+}

@@ -256,6 +256,9 @@ func (s *Service) userCreate(w http.ResponseWriter, r *http.Request) error {
 		if err := narrower(id, &p); err != nil {
 			return err
 		}
+		if err := s.narrowerLimit(r, id, u, &p); err != nil {
+			return err
+		}
 	}
 	c, err := s.Create(r.Context(), p, &u, &u)
 	if err != nil {
@@ -302,6 +305,32 @@ func narrower(id identity.Identity, p *CreateParams) error {
 		if p.ExpiresAt == nil || p.ExpiresAt.After(limit) {
 			p.ExpiresAt = &limit
 		}
+	}
+	return nil
+}
+
+// narrowerLimit keeps a minting key's own rate limit on what it mints: the
+// new key inherits it, or must not be faster.
+func (s *Service) narrowerLimit(r *http.Request, id identity.Identity, u uuid.UUID, p *CreateParams) error {
+	keyID, err := uuid.Parse(claim(id, "key_id"))
+	if err != nil {
+		return apierror.Forbidden("this key has no id")
+	}
+	minter, err := s.Get(r.Context(), keyID, &u)
+	if err != nil {
+		return err
+	}
+	ml := minter.RateLimit
+	if ml == nil {
+		return nil
+	}
+	if p.RateLimit == nil {
+		p.RateLimit = ml
+		return nil
+	}
+	if float64(p.RateLimit.Requests)/p.RateLimit.WindowSeconds > float64(ml.Requests)/ml.WindowSeconds {
+		return apierror.New(apierror.CodeInsufficientScope, "the new key's rate limit is higher than this key's").
+			WithHint("a key can only mint keys no wider than itself")
 	}
 	return nil
 }
