@@ -310,6 +310,9 @@ func mask(s string) string {
 }
 
 func render(v reflect.Value) string {
+	if v.Kind() == reflect.Slice && v.Len() == 0 {
+		return "[]"
+	}
 	var b bytes.Buffer
 	enc := toml.NewEncoder(&b)
 	_ = enc.Encode(map[string]any{"v": v.Interface()})
