@@ -94,6 +94,8 @@ func Defaults() Config {
 			Port:            8090,
 			BodyLimit:       1 << 20,
 			ShutdownTimeout: Duration{10 * time.Second},
+			CORSOrigins:     []string{},
+			TrustedProxies:  []string{},
 		},
 		Database: Database{DataDir: "./.ayb/pg", Name: "ayb", MaxConns: 8},
 		Log:      Log{Level: "info", Format: "text"},
