@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -169,3 +170,7 @@ func mustReq(t *testing.T, e *env, path, body, ct string) *http.Request {
 	req.Header.Set("Content-Type", ct)
 	return req
 }
+
+func splitDots(s string) []string { return strings.Split(s, ".") }
+
+func decodeSeg(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
