@@ -169,3 +169,7 @@ func randomBytes(n int) []byte {
 
 // randomToken returns n random bytes as base64url (for opaque tokens).
 func randomToken(n int) string { return base64.RawURLEncoding.EncodeToString(randomBytes(n)) }
+
+// GeneratePassword returns a random password (for the CLI): 24 base64url
+// characters, 144 bits.
+func GeneratePassword() string { return randomToken(18) }
