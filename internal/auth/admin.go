@@ -171,4 +171,3 @@ func (s *Service) endSessions(ctx context.Context, tx pgx.Tx, userID, reason str
 	_, err := tx.Exec(ctx, qNotify, "user:"+userID)
 	return err
 }
-
