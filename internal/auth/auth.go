@@ -38,6 +38,7 @@ type Service struct {
 	issuer   string
 	audience string
 	trusted  []*net.IPNet
+	oauth    map[string]*oauthProvider
 	http     *http.Client
 }
 
@@ -103,6 +104,11 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		}
 		s.trusted = append(s.trusted, n)
 	}
+	oauth, err := newOAuthProviders(cfg.Auth.OAuthProviders)
+	if err != nil {
+		return nil, err
+	}
+	s.oauth = oauth
 	// Retired keys verify for one access-token lifetime plus a minute of leeway.
 	s.keys = NewKeyStore(opt.DB, s.cfg.AccessTokenTTL.Duration+time.Minute, now)
 	if err := s.keys.Load(ctx); err != nil {
@@ -236,7 +242,10 @@ func (s *Service) kickMail() {
 // now and then.
 func (s *Service) Sweep(ctx context.Context) {
 	_, err := s.db.Pool.Exec(ctx, qThrottleSweep, s.now().Add(-24*time.Hour-s.cfg.ThrottleWindow.Duration))
+	if err == nil {
+		_, err = s.db.Pool.Exec(ctx, qOAuthFlowSweep, s.now().Add(-time.Hour))
+	}
 	if err != nil && ctx.Err() == nil {
-		slog.Warn("auth: throttle sweep", "err", err)
+		slog.Warn("auth: sweep", "err", err)
 	}
 }

@@ -48,7 +48,12 @@ func writePage(w http.ResponseWriter, status int, p page) error {
 // the outcome in the fragment (never sent to servers, never logged);
 // otherwise it renders a page saying what happened.
 func (s *Service) finish(w http.ResponseWriter, r *http.Request, kind string, err error, tokens *Tokens, okTitle, okMessage string) error {
-	if s.cfg.SiteURL != "" {
+	return s.finishTo(w, r, s.cfg.SiteURL, kind, err, tokens, okTitle, okMessage)
+}
+
+// finishTo is finish with the app URL given (OAuth has its own).
+func (s *Service) finishTo(w http.ResponseWriter, r *http.Request, target, kind string, err error, tokens *Tokens, okTitle, okMessage string) error {
+	if target != "" {
 		frag := url.Values{"type": {kind}}
 		if err != nil {
 			e := apierror.As(err)
@@ -66,7 +71,7 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, kind string, er
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.Redirect(w, r, siteURLWithFragment(s.cfg.SiteURL, frag.Encode()), http.StatusSeeOther)
+		http.Redirect(w, r, siteURLWithFragment(target, frag.Encode()), http.StatusSeeOther)
 		return nil
 	}
 	if err != nil {

@@ -29,12 +29,22 @@ func (s *Service) startSession(ctx context.Context, tx pgx.Tx, u *User, method s
 	if u.BannedAt != nil {
 		return nil, apierror.New(apierror.CodeUserBanned, "this account is banned")
 	}
-	now := s.now()
-	var sid string
-	if err := tx.QueryRow(ctx, qSessionInsert, u.ID, method, m.UserAgent, m.IP, now, now.Add(s.cfg.RefreshTokenTTL.Duration)).Scan(&sid); err != nil {
+	sid, err := s.openSession(ctx, tx, u, method, m)
+	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, tx, u, sid, nil, now)
+	return s.issue(ctx, tx, u, sid, nil, s.now())
+}
+
+// openSession inserts a session row (no tokens yet) and returns its id.
+func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *User, method string, m RequestMeta) (string, error) {
+	if u.BannedAt != nil {
+		return "", apierror.New(apierror.CodeUserBanned, "this account is banned")
+	}
+	now := s.now()
+	var sid string
+	err := tx.QueryRow(ctx, qSessionInsert, u.ID, method, m.UserAgent, m.IP, now, now.Add(s.cfg.RefreshTokenTTL.Duration)).Scan(&sid)
+	return sid, err
 }
 
 // issue adds a refresh token to session sid (chained to parent) and signs

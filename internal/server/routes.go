@@ -39,6 +39,9 @@ func (s *Server) routes() http.Handler {
 		r.Method(http.MethodGet, "/api/auth/magic-link/confirm", web.Handler(a.HandleMagicLinkPage))
 		r.Method(http.MethodPost, "/api/auth/magic-link/verify", web.Handler(a.HandleMagicLinkVerify))
 		r.Method(http.MethodGet, "/api/auth/email/confirm", web.Handler(a.HandleEmailChangePage))
+		r.Method(http.MethodGet, "/api/auth/oauth/{provider}", web.Handler(a.HandleOAuthStart))
+		r.Method(http.MethodGet, "/api/auth/oauth/{provider}/callback", web.Handler(a.HandleOAuthCallback))
+		r.Method(http.MethodPost, "/api/auth/oauth/token", web.Handler(a.HandleOAuthToken))
 	}
 
 	r.Group(func(r chi.Router) {
