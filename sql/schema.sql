@@ -83,8 +83,138 @@ CREATE FUNCTION auth.uid() RETURNS uuid
   end
 $_$;
 
+CREATE TABLE ayb.auth_throttle (
+    key text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    hits integer NOT NULL,
+    CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
+    CONSTRAINT auth_throttle_key_check CHECK ((length(key) <= 400))
+);
+
+CREATE TABLE ayb.identities (
+    provider text NOT NULL,
+    subject text NOT NULL,
+    user_id uuid NOT NULL,
+    email text,
+    email_verified boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT identities_provider_check CHECK ((provider ~ '^[a-z0-9_-]{1,64}$'::text)),
+    CONSTRAINT identities_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 255)))
+);
+
+CREATE TABLE ayb.mail_outbox (
+    id bigint NOT NULL,
+    to_address text NOT NULL,
+    subject text NOT NULL,
+    text_body text NOT NULL,
+    html_body text DEFAULT ''::text NOT NULL,
+    template text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone,
+    sent_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    last_error text,
+    CONSTRAINT mail_outbox_to_address_check CHECK (((length(to_address) >= 3) AND (length(to_address) <= 320)))
+);
+
+ALTER TABLE ayb.mail_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ayb.mail_outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE ayb.oauth_exchange_codes (
+    code_hash bytea NOT NULL,
+    session_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT oauth_exchange_codes_code_hash_check CHECK ((length(code_hash) = 32))
+);
+
+CREATE TABLE ayb.oauth_flows (
+    state_hash bytea NOT NULL,
+    provider text NOT NULL,
+    binding_hash bytea NOT NULL,
+    code_verifier text NOT NULL,
+    nonce text NOT NULL,
+    redirect_to text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT oauth_flows_binding_hash_check CHECK ((length(binding_hash) = 32)),
+    CONSTRAINT oauth_flows_state_hash_check CHECK ((length(state_hash) = 32))
+);
+
+CREATE TABLE ayb.one_time_tokens (
+    token_hash bytea NOT NULL,
+    user_id uuid NOT NULL,
+    purpose text NOT NULL,
+    email text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT one_time_tokens_check CHECK (((purpose = 'email_change'::text) = (email IS NOT NULL))),
+    CONSTRAINT one_time_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['verify_email'::text, 'password_reset'::text, 'magic_link'::text, 'email_change'::text]))),
+    CONSTRAINT one_time_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+CREATE TABLE ayb.refresh_tokens (
+    id bigint NOT NULL,
+    session_id uuid NOT NULL,
+    token_hash bytea NOT NULL,
+    parent_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT refresh_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+ALTER TABLE ayb.refresh_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ayb.refresh_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE ayb.schema_version (
     version integer NOT NULL
+);
+
+CREATE TABLE ayb.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    aal text DEFAULT 'aal1'::text NOT NULL,
+    method text NOT NULL,
+    user_agent text DEFAULT ''::text NOT NULL,
+    ip text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    refreshed_at timestamp with time zone,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_reason text,
+    CONSTRAINT sessions_aal_check CHECK ((aal = ANY (ARRAY['aal1'::text, 'aal2'::text]))),
+    CONSTRAINT sessions_ip_check CHECK ((length(ip) <= 64)),
+    CONSTRAINT sessions_method_check CHECK ((method = ANY (ARRAY['password'::text, 'magic_link'::text, 'oauth'::text, 'admin'::text, 'cli'::text, 'password_reset'::text]))),
+    CONSTRAINT sessions_revoked_reason_check CHECK ((revoked_reason = ANY (ARRAY['logout'::text, 'logout_all'::text, 'password_change'::text, 'password_reset'::text, 'refresh_reuse'::text, 'ban'::text, 'revoked_by_user'::text, 'admin'::text]))),
+    CONSTRAINT sessions_user_agent_check CHECK ((length(user_agent) <= 512))
+);
+
+CREATE TABLE ayb.signing_keys (
+    kid text NOT NULL,
+    alg text NOT NULL,
+    private_key bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT signing_keys_alg_check CHECK ((alg = 'ES256'::text)),
+    CONSTRAINT signing_keys_kid_check CHECK (((length(kid) >= 8) AND (length(kid) <= 64)))
 );
 
 CREATE TABLE ayb.users (
@@ -101,10 +231,68 @@ CREATE TABLE ayb.users (
     CONSTRAINT users_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 );
 
+ALTER TABLE ONLY ayb.auth_throttle
+    ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY ayb.identities
+    ADD CONSTRAINT identities_pkey PRIMARY KEY (provider, subject);
+
+ALTER TABLE ONLY ayb.mail_outbox
+    ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.oauth_exchange_codes
+    ADD CONSTRAINT oauth_exchange_codes_pkey PRIMARY KEY (code_hash);
+
+ALTER TABLE ONLY ayb.oauth_flows
+    ADD CONSTRAINT oauth_flows_pkey PRIMARY KEY (state_hash);
+
+ALTER TABLE ONLY ayb.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY ayb.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.signing_keys
+    ADD CONSTRAINT signing_keys_pkey PRIMARY KEY (kid);
+
 ALTER TABLE ONLY ayb.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+CREATE INDEX identities_user_id_idx ON ayb.identities USING btree (user_id);
+
+CREATE INDEX mail_outbox_due_idx ON ayb.mail_outbox USING btree (next_attempt_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
+
+CREATE INDEX one_time_tokens_user_idx ON ayb.one_time_tokens USING btree (user_id, purpose);
+
+CREATE INDEX refresh_tokens_session_id_idx ON ayb.refresh_tokens USING btree (session_id);
+
+CREATE INDEX sessions_user_id_idx ON ayb.sessions USING btree (user_id) WHERE (revoked_at IS NULL);
+
 CREATE UNIQUE INDEX users_email_key ON ayb.users USING btree (lower(email));
+
+ALTER TABLE ONLY ayb.identities
+    ADD CONSTRAINT identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ayb.oauth_exchange_codes
+    ADD CONSTRAINT oauth_exchange_codes_session_id_fkey FOREIGN KEY (session_id) REFERENCES ayb.sessions(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ayb.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES ayb.refresh_tokens(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES ayb.sessions(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ayb.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
 
 GRANT USAGE ON SCHEMA auth TO anon;
 GRANT USAGE ON SCHEMA auth TO authenticated;
@@ -160,7 +348,29 @@ GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
 GRANT ALL ON FUNCTION auth.uid() TO ayb_system;
 
+GRANT ALL ON TABLE ayb.auth_throttle TO ayb_system;
+
+GRANT ALL ON TABLE ayb.identities TO ayb_system;
+
+GRANT ALL ON TABLE ayb.mail_outbox TO ayb_system;
+
+GRANT ALL ON SEQUENCE ayb.mail_outbox_id_seq TO ayb_system;
+
+GRANT ALL ON TABLE ayb.oauth_exchange_codes TO ayb_system;
+
+GRANT ALL ON TABLE ayb.oauth_flows TO ayb_system;
+
+GRANT ALL ON TABLE ayb.one_time_tokens TO ayb_system;
+
+GRANT ALL ON TABLE ayb.refresh_tokens TO ayb_system;
+
+GRANT ALL ON SEQUENCE ayb.refresh_tokens_id_seq TO ayb_system;
+
 GRANT SELECT ON TABLE ayb.schema_version TO ayb_system;
+
+GRANT ALL ON TABLE ayb.sessions TO ayb_system;
+
+GRANT ALL ON TABLE ayb.signing_keys TO ayb_system;
 
 GRANT ALL ON TABLE ayb.users TO ayb_system;
 

@@ -27,9 +27,13 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	users, err := startAuth(runCtx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: users, Auth: users})
 	if rt.Cluster != nil {
 		go func() {
 			select {

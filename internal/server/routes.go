@@ -23,9 +23,42 @@ func (s *Server) routes() http.Handler {
 
 	r.Method(http.MethodGet, "/health", web.Handler(s.health))
 
+	// Auth: public endpoints (no identity needed; emailed links are GET pages).
+	if a := s.users; a != nil {
+		r.Method(http.MethodGet, "/.well-known/jwks.json", web.Handler(a.HandleJWKS))
+		r.Method(http.MethodPost, "/api/auth/register", web.Handler(a.HandleRegister))
+		r.Method(http.MethodPost, "/api/auth/login", web.Handler(a.HandleLogin))
+		r.Method(http.MethodPost, "/api/auth/refresh", web.Handler(a.HandleRefresh))
+		r.Method(http.MethodPost, "/api/auth/verify/resend", web.Handler(a.HandleVerifyResend))
+		r.Method(http.MethodGet, "/api/auth/verify", web.Handler(a.HandleVerifyPage))
+		r.Method(http.MethodPost, "/api/auth/reset", web.Handler(a.HandleResetRequest))
+		r.Method(http.MethodGet, "/api/auth/reset", web.Handler(a.HandleResetPage))
+		r.Method(http.MethodPost, "/api/auth/reset/form", web.Handler(a.HandleResetForm))
+		r.Method(http.MethodPost, "/api/auth/reset/confirm", web.Handler(a.HandleResetConfirm))
+		r.Method(http.MethodPost, "/api/auth/magic-link", web.Handler(a.HandleMagicLinkRequest))
+		r.Method(http.MethodGet, "/api/auth/magic-link/confirm", web.Handler(a.HandleMagicLinkPage))
+		r.Method(http.MethodPost, "/api/auth/magic-link/verify", web.Handler(a.HandleMagicLinkVerify))
+		r.Method(http.MethodGet, "/api/auth/email/confirm", web.Handler(a.HandleEmailChangePage))
+		r.Method(http.MethodGet, "/api/auth/oauth/{provider}", web.Handler(a.HandleOAuthStart))
+		r.Method(http.MethodGet, "/api/auth/oauth/{provider}/callback", web.Handler(a.HandleOAuthCallback))
+		r.Method(http.MethodPost, "/api/auth/oauth/token", web.Handler(a.HandleOAuthToken))
+	}
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
 		// API routes are added here by area.
+
+		// Auth: the signed-in user's own account and sessions.
+		if a := s.users; a != nil {
+			r.Method(http.MethodPost, "/api/auth/logout", web.Handler(a.HandleLogout))
+			r.Method(http.MethodGet, "/api/auth/me", web.Handler(a.HandleMe))
+			r.Method(http.MethodPatch, "/api/auth/me", web.Handler(a.HandleUpdateMe))
+			r.Method(http.MethodDelete, "/api/auth/me", web.Handler(a.HandleDeleteMe))
+			r.Method(http.MethodPost, "/api/auth/password", web.Handler(a.HandleChangePassword))
+			r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
+			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
+			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
+		}
 	})
 	return r
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/auth"
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
@@ -31,6 +32,7 @@ type Server struct {
 	cfg     config.Config
 	db      *db.DB
 	auth    Authenticator
+	users   *auth.Service
 	version string
 	handler http.Handler
 }
@@ -40,12 +42,14 @@ type Options struct {
 	Config        config.Config
 	DB            *db.DB
 	Authenticator Authenticator
-	Version       string
+	// Auth serves /api/auth and the JWKS (nil: those routes are absent).
+	Auth    *auth.Service
+	Version string
 }
 
 // New builds the server and its router.
 func New(opt Options) *Server {
-	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version}
+	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version}
 	if s.auth == nil {
 		s.auth = noCredentials{}
 	}
