@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
 
@@ -27,9 +28,14 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	cache, err := schema.New(runCtx, rt.DB, cfg.REST.Schemas)
+	if err != nil {
+		return err
+	}
+	go cache.Run(runCtx)
+	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil, Schema: cache})
 	if rt.Cluster != nil {
 		go func() {
 			select {

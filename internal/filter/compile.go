@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -331,23 +330,15 @@ func scalar(n *Compare, col *Column, v Value) (string, error) {
 	return v.Text, nil
 }
 
-// number normalizes a numeric literal so that PostgreSQL's numeric input
-// accepts it ("+5", ".5" and "5." included).
+var numberRE = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// number checks a numeric literal (or a numeric string) against the shape
+// PostgreSQL's numeric input accepts; the cast in SQL does the rest.
 func number(n *Compare, col *Column, s string) (string, error) {
-	f, ok := new(big.Float).SetPrec(256).SetString(strings.TrimPrefix(s, "+"))
-	if !ok || f.IsInf() {
+	if len(s) > 100 || !numberRE.MatchString(s) {
 		return "", mismatch(n, col, "expected a number")
 	}
-	if strings.ContainsAny(s, "eE") {
-		return f.Text('g', -1), nil
-	}
-	s = strings.TrimPrefix(s, "+")
-	if strings.HasPrefix(s, ".") {
-		s = "0" + s
-	} else if strings.HasPrefix(s, "-.") {
-		s = "-0" + s[1:]
-	}
-	return strings.TrimSuffix(s, "."), nil
+	return s, nil
 }
 
 func mismatch(n *Compare, col *Column, why string) error {

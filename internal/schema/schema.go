@@ -107,6 +107,7 @@ type Relation struct {
 	Name          string                `json:"name"`
 	Kind          string                `json:"kind"`
 	Updatable     int                   `json:"updatable"`
+	RLS           bool                  `json:"rls"` // row-level security enabled
 	Comment       string                `json:"comment"`
 	Privileges    map[string]Privileges `json:"privileges"`
 	Columns       []*Column             `json:"columns"`

@@ -16,6 +16,8 @@ import (
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/rest"
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -33,6 +35,7 @@ type Server struct {
 	auth    Authenticator
 	version string
 	handler http.Handler
+	rest    *rest.Handler // nil without a schema cache
 }
 
 // Options are the server's dependencies.
@@ -41,6 +44,9 @@ type Options struct {
 	DB            *db.DB
 	Authenticator Authenticator
 	Version       string
+	// Schema is the REST API's schema cache; the REST routes are served
+	// when it is set.
+	Schema *schema.Cache
 }
 
 // New builds the server and its router.
@@ -48,6 +54,9 @@ func New(opt Options) *Server {
 	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version}
 	if s.auth == nil {
 		s.auth = noCredentials{}
+	}
+	if opt.Schema != nil {
+		s.rest = rest.New(opt.DB, opt.Schema)
 	}
 	s.handler = s.routes()
 	return s

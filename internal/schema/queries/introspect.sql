@@ -13,6 +13,7 @@ with api_roles(role) as (
   select c.oid, s.oid as nsp, s.nspname as schema, c.relname as name,
          case c.relkind when 'v' then 'view' when 'm' then 'matview' else 'table' end as kind,
          pg_catalog.pg_relation_is_updatable(c.oid, true) as updatable,
+         c.relrowsecurity as rls,
          pg_catalog.obj_description(c.oid, 'pg_class') as comment
   from pg_catalog.pg_class c
   join sch s on s.oid = c.relnamespace
@@ -37,7 +38,7 @@ with api_roles(role) as (
 select pg_catalog.json_build_object(
   'relations', coalesce((
     select pg_catalog.json_agg(pg_catalog.json_build_object(
-      'schema', r.schema, 'name', r.name, 'kind', r.kind, 'updatable', r.updatable, 'comment', r.comment,
+      'schema', r.schema, 'name', r.name, 'kind', r.kind, 'updatable', r.updatable, 'rls', r.rls, 'comment', r.comment,
       'privileges', (
         select pg_catalog.json_object_agg(ar.role, pg_catalog.json_build_object(
           'usage', pg_catalog.has_schema_privilege(ar.role, r.nsp, 'USAGE'),
