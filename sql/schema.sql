@@ -83,6 +83,15 @@ CREATE FUNCTION auth.uid() RETURNS uuid
   end
 $_$;
 
+CREATE FUNCTION ayb.schema_notify() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  perform pg_notify('ayb_schema', 'ddl');
+end
+$$;
+
 CREATE TABLE ayb.auth_throttle (
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
@@ -348,6 +357,9 @@ GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
 GRANT ALL ON FUNCTION auth.uid() TO ayb_system;
 
+REVOKE ALL ON FUNCTION ayb.schema_notify() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.schema_notify() TO ayb_system;
+
 GRANT ALL ON TABLE ayb.auth_throttle TO ayb_system;
 
 GRANT ALL ON TABLE ayb.identities TO ayb_system;
@@ -393,3 +405,9 @@ ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES
 ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
+
+CREATE EVENT TRIGGER ayb_schema_ddl ON ddl_command_end
+   EXECUTE FUNCTION ayb.schema_notify();
+
+CREATE EVENT TRIGGER ayb_schema_drop ON sql_drop
+   EXECUTE FUNCTION ayb.schema_notify();

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
 
@@ -33,7 +34,12 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: users, Auth: users})
+	cache, err := schema.New(runCtx, rt.DB, cfg.REST.Schemas)
+	if err != nil {
+		return err
+	}
+	go cache.Run(runCtx)
+	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: users, Auth: users, Schema: cache})
 	if rt.Cluster != nil {
 		go func() {
 			select {

@@ -39,6 +39,7 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Auth     Auth     `toml:"auth"`
 	Mail     Mail     `toml:"mail"`
+	REST     REST     `toml:"rest"`
 }
 
 type Server struct {
@@ -119,6 +120,10 @@ type Mail struct {
 	SMTPInsecureSkipVerify bool     `toml:"smtp_insecure_skip_verify" doc:"accept any TLS certificate (testing only)"`
 }
 
+type REST struct {
+	Schemas []string `toml:"schemas" doc:"schemas exposed over REST (never ayb, auth, extensions, pg_*, information_schema)"`
+}
+
 // Defaults returns the built-in configuration.
 func Defaults() Config {
 	return Config{
@@ -149,6 +154,7 @@ func Defaults() Config {
 			ThrottleAccount:   10,
 		},
 		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls", SMTPAuth: "plain", SMTPTimeout: Duration{10 * time.Second}},
+		REST: REST{Schemas: []string{"public"}},
 	}
 }
 
@@ -244,6 +250,11 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	for _, n := range c.REST.Schemas {
+		if n == "ayb" || n == "auth" || n == "extensions" || n == "information_schema" || strings.HasPrefix(n, "pg_") {
+			return fmt.Errorf("rest.schemas: schema %q cannot be exposed", n)
+		}
 	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return errors.New("database.data_dir is required when database.url is empty")

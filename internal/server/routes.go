@@ -59,6 +59,20 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
 			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
 		}
+
+		// REST over the exposed schemas (internal/rest).
+		if s.rest != nil {
+			r.Method(http.MethodGet, "/api/collections/{table}", web.Handler(s.rest.List))
+			r.Method(http.MethodPost, "/api/collections/{table}", web.Handler(s.rest.Create))
+			r.Method(http.MethodPost, "/api/collections/{table}/batch", web.Handler(s.rest.Batch))
+			r.Method(http.MethodGet, "/api/collections/{table}/{id}", web.Handler(s.rest.Get))
+			r.Method(http.MethodPatch, "/api/collections/{table}/{id}", web.Handler(s.rest.Update))
+			r.Method(http.MethodDelete, "/api/collections/{table}/{id}", web.Handler(s.rest.Delete))
+			r.Method(http.MethodPost, "/api/rpc/{function}", web.Handler(s.rest.RPC))
+			r.Method(http.MethodGet, "/api/rpc/{function}", web.Handler(s.rest.RPC))
+			r.Method(http.MethodGet, "/api/schema", web.Handler(s.rest.Schema))
+			r.Method(http.MethodGet, "/api/openapi.json", web.Handler(s.rest.OpenAPI))
+		}
 	})
 	return r
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/rest"
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -35,6 +37,7 @@ type Server struct {
 	users   *auth.Service
 	version string
 	handler http.Handler
+	rest    *rest.Handler // nil without a schema cache
 }
 
 // Options are the server's dependencies.
@@ -45,6 +48,9 @@ type Options struct {
 	// Auth serves /api/auth and the JWKS (nil: those routes are absent).
 	Auth    *auth.Service
 	Version string
+	// Schema is the REST API's schema cache; the REST routes are served
+	// when it is set.
+	Schema *schema.Cache
 }
 
 // New builds the server and its router.
@@ -52,6 +58,9 @@ func New(opt Options) *Server {
 	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version}
 	if s.auth == nil {
 		s.auth = noCredentials{}
+	}
+	if opt.Schema != nil {
+		s.rest = rest.New(opt.DB, opt.Schema)
 	}
 	s.handler = s.routes()
 	return s
