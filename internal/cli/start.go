@@ -23,6 +23,11 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := server.Listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	rt, err := Connect(ctx, cfg, true, progressPrinter)
 	if err != nil {
 		return err
@@ -50,7 +55,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}()
 	}
-	err = srv.Run(runCtx, func(addr string) {
+	err = srv.Serve(runCtx, ln, func(addr string) {
 		where := "managed PostgreSQL in " + cfg.Database.DataDir
 		if rt.Cluster == nil {
 			where = "external database"

@@ -152,6 +152,7 @@ func Defaults() Config {
 			ThrottleWindow:    Duration{15 * time.Minute},
 			ThrottleIP:        60,
 			ThrottleAccount:   10,
+			OAuthProviders:    map[string]OAuthProvider{},
 		},
 		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls", SMTPAuth: "plain", SMTPTimeout: Duration{10 * time.Second}},
 		REST: REST{Schemas: []string{"public"}},
@@ -368,6 +369,9 @@ func mask(s string) string {
 func render(v reflect.Value) string {
 	if v.Kind() == reflect.Slice && v.Len() == 0 {
 		return "[]"
+	}
+	if v.Kind() == reflect.Map && v.Len() == 0 {
+		return "{}"
 	}
 	var b bytes.Buffer
 	enc := toml.NewEncoder(&b)

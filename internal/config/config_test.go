@@ -61,7 +61,7 @@ func TestSecretsMasked(t *testing.T) {
 	require.Contains(t, out.String(), "database.url=\"postgres://app:****@db.internal:5432/app\"")
 }
 
-var settingLine = regexp.MustCompile(`^# [a-z_]+ = `)
+var settingLine = regexp.MustCompile(`^# [a-z0-9_]+ = `)
 
 // The generated file is valid TOML once uncommented, and loads to the defaults.
 func TestDefaultFileRoundTrips(t *testing.T) {

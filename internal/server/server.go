@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,11 +74,27 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // down gracefully within the configured timeout. ready (may be nil) receives
 // the bound address once listening.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
-	addr := net.JoinHostPort(s.cfg.Server.Host, strconv.Itoa(s.cfg.Server.Port))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Listen(s.cfg)
 	if err != nil {
 		return err
 	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Listen binds the configured address. `ayb start` binds before it starts
+// PostgreSQL, so a port in use fails at once (and the managed cluster can
+// never pick the same port).
+func Listen(cfg config.Config) (net.Listener, error) {
+	addr := net.JoinHostPort(cfg.Server.Host, strconv.Itoa(cfg.Server.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve is Run on a listener the caller bound.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
