@@ -83,6 +83,510 @@ CREATE FUNCTION auth.uid() RETURNS uuid
   end
 $_$;
 
+CREATE FUNCTION ayb.api_keys_live_app() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.app_id is not null and new.revoked_at is null then
+    perform 1 from ayb.apps a where a.id = new.app_id and a.deleted_at is null for share;
+    if not found then
+      raise exception 'app % does not exist or was deleted', new.app_id using errcode = 'P0002';
+    end if;
+  end if;
+  return new;
+end
+$$;
+
+CREATE FUNCTION ayb.api_keys_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_table_name = 'api_keys' then
+    perform pg_notify('ayb_apikeys', 'key:' || coalesce(new.id, old.id)::text);
+  elsif tg_table_name = 'apps' then
+    perform pg_notify('ayb_apikeys', 'app:' || coalesce(new.id, old.id)::text);
+  elsif tg_table_name = 'users' then
+    perform pg_notify('ayb_apikeys', 'user:' || coalesce(new.id, old.id)::text);
+  end if;
+  return null;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_check_names(p_names text[], p_what text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  n text;
+begin
+  foreach n in array coalesce(p_names, '{}') loop
+    if n is null or n !~ '^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$' then
+      raise exception 'invalid % name %', p_what, coalesce(quote_literal(n), 'null')
+        using errcode = '22023', hint = 'use table or schema.table names';
+    end if;
+  end loop;
+  return array(select distinct x from unnest(coalesce(p_names, '{}')) x order by 1);
+end
+$_$;
+
+CREATE TABLE ayb.api_keys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    key_prefix text NOT NULL,
+    key_hash bytea NOT NULL,
+    kind text NOT NULL,
+    user_id uuid,
+    app_id uuid,
+    scope text NOT NULL,
+    allowed_tables text[] DEFAULT '{}'::text[] NOT NULL,
+    allowed_functions text[] DEFAULT '{}'::text[] NOT NULL,
+    rate_limit_requests integer,
+    rate_limit_window interval,
+    rate_limit_burst integer,
+    expires_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by uuid,
+    rotated_from uuid,
+    revoked_at timestamp with time zone,
+    revoked_by uuid,
+    revoked_reason text,
+    CONSTRAINT api_keys_allowed_functions_check CHECK ((array_position(allowed_functions, NULL::text) IS NULL)),
+    CONSTRAINT api_keys_allowed_tables_check CHECK ((array_position(allowed_tables, NULL::text) IS NULL)),
+    CONSTRAINT api_keys_key_hash_check CHECK ((length(key_hash) = 32)),
+    CONSTRAINT api_keys_key_prefix_check CHECK ((key_prefix ~ '^ayb_sk_[0-9A-Za-z]{8}$'::text)),
+    CONSTRAINT api_keys_kind_check CHECK ((kind = ANY (ARRAY['user'::text, 'service'::text]))),
+    CONSTRAINT api_keys_kind_user CHECK ((((kind = 'service'::text) AND (user_id IS NULL)) OR ((kind = 'user'::text) AND ((user_id IS NOT NULL) OR (revoked_at IS NOT NULL))))),
+    CONSTRAINT api_keys_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100))),
+    CONSTRAINT api_keys_rate_limit_burst_check CHECK (((rate_limit_burst >= 1) AND (rate_limit_burst <= 1000000000))),
+    CONSTRAINT api_keys_rate_limit_complete CHECK ((((rate_limit_requests IS NULL) = (rate_limit_window IS NULL)) AND ((rate_limit_burst IS NULL) OR (rate_limit_requests IS NOT NULL)))),
+    CONSTRAINT api_keys_rate_limit_requests_check CHECK (((rate_limit_requests >= 1) AND (rate_limit_requests <= 1000000000))),
+    CONSTRAINT api_keys_rate_limit_window_check CHECK (((rate_limit_window >= '00:00:01'::interval) AND (rate_limit_window <= '1 day'::interval))),
+    CONSTRAINT api_keys_revoked_reason CHECK (((revoked_at IS NULL) = (revoked_reason IS NULL))),
+    CONSTRAINT api_keys_revoked_reason_check CHECK ((revoked_reason = ANY (ARRAY['revoked'::text, 'rotated'::text, 'app_deleted'::text, 'user_deleted'::text]))),
+    CONSTRAINT api_keys_scope_check CHECK ((scope = ANY (ARRAY['read'::text, 'write'::text, 'full'::text])))
+);
+
+CREATE FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid DEFAULT NULL::uuid, p_allowed_tables text[] DEFAULT '{}'::text[], p_allowed_functions text[] DEFAULT '{}'::text[], p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid, p_rotated_from uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.api_keys;
+  a ayb.apps;
+begin
+  if p_name is null or length(btrim(p_name)) = 0 or length(btrim(p_name)) > 100 then
+    raise exception 'key name is required (at most 100 characters)' using errcode = '22023';
+  end if;
+  if p_scope is null or p_scope not in ('read', 'write', 'full') then
+    raise exception 'scope must be read, write or full, not %', coalesce(p_scope, 'null') using errcode = '22023';
+  end if;
+  if p_expires_at is not null and p_expires_at <= now() then
+    raise exception 'expires_at must be in the future' using errcode = '22023';
+  end if;
+  perform ayb.ratelimit_policy_check(p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst);
+  if p_as_user is not null then
+    if p_user_id is null then
+      raise exception 'only an admin may create a service key' using errcode = '42501';
+    end if;
+    if p_user_id <> p_as_user then
+      raise exception 'you may only create keys for yourself' using errcode = '42501';
+    end if;
+  end if;
+  if p_user_id is not null and not exists (select 1 from ayb.users u where u.id = p_user_id and u.banned_at is null) then
+    raise exception 'user % does not exist or is banned', p_user_id using errcode = '22023';
+  end if;
+  if p_app_id is not null then
+    select * into a from ayb.apps where id = p_app_id and deleted_at is null for share;
+    if not found then
+      raise exception 'app % not found', p_app_id using errcode = 'P0002';
+    end if;
+    if p_as_user is not null and a.owner_id is distinct from p_as_user then
+      raise exception 'only the app''s owner or an admin may create keys for app %', p_app_id using errcode = '42501';
+    end if;
+  end if;
+  insert into ayb.api_keys (name, key_prefix, key_hash, kind, user_id, app_id, scope, allowed_tables, allowed_functions,
+                            rate_limit_requests, rate_limit_window, rate_limit_burst, expires_at, created_by, rotated_from)
+  values (btrim(p_name), p_key_prefix, p_key_hash, case when p_user_id is null then 'service' else 'user' end,
+          p_user_id, p_app_id, p_scope, ayb.apikey_check_names(p_allowed_tables, 'table'),
+          ayb.apikey_check_names(p_allowed_functions, 'function'),
+          p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst, p_expires_at,
+          coalesce(p_actor, auth.uid()), p_rotated_from)
+  returning * into r;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update ayb.api_keys k
+     set last_used_at = coalesce(p_now, now())
+   where k.id = any (p_touch)
+     and (k.last_used_at is null or k.last_used_at < coalesce(p_now, now()) - interval '1 minute');
+
+  insert into ayb.app_usage as u (app_id, window_start, requests, rejected)
+  select c.app_id,
+         to_timestamp(floor(extract(epoch from coalesce(p_now, now()))
+                            / extract(epoch from coalesce(a.rate_limit_window, interval '1 minute')))
+                      * extract(epoch from coalesce(a.rate_limit_window, interval '1 minute'))),
+         sum(c.requests), sum(c.rejected)
+    from unnest(p_app_ids, p_requests, p_rejected) as c(app_id, requests, rejected)
+    join ayb.apps a on a.id = c.app_id
+   group by 1, 2
+  on conflict (app_id, window_start) do update
+     set requests = u.requests + excluded.requests,
+         rejected = u.rejected + excluded.rejected;
+$$;
+
+CREATE FUNCTION ayb.apikey_list(p_user_id uuid DEFAULT NULL::uuid, p_app_id uuid DEFAULT NULL::uuid, p_include_revoked boolean DEFAULT true) RETURNS SETOF ayb.api_keys
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select * from ayb.api_keys
+   where (p_user_id is null or user_id = p_user_id)
+     and (p_app_id is null or app_id = p_app_id)
+     and (p_include_revoked or revoked_at is null)
+   order by created_at desc, id
+$$;
+
+CREATE FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.api_keys;
+begin
+  update ayb.api_keys
+     set revoked_at = now(), revoked_by = coalesce(p_actor, auth.uid()), revoked_reason = 'revoked'
+   where id = p_id and revoked_at is null and (p_as_user is null or user_id = p_as_user)
+  returning * into r;
+  if not found then
+    select * into r from ayb.api_keys where id = p_id and (p_as_user is null or user_id = p_as_user);
+    if not found then
+      raise exception 'api key % not found', p_id using errcode = 'P0002';
+    end if;
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval DEFAULT NULL::interval, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  o ayb.api_keys;
+  r ayb.api_keys;
+  actor uuid := coalesce(p_actor, auth.uid());
+begin
+  select * into o from ayb.api_keys
+   where id = p_id and (p_as_user is null or user_id = p_as_user) for update;
+  if not found then
+    raise exception 'api key % not found', p_id using errcode = 'P0002';
+  end if;
+  if o.revoked_at is not null or (o.expires_at is not null and o.expires_at <= now()) then
+    raise exception 'api key % is revoked or expired; create a new key instead', p_id using errcode = '22023';
+  end if;
+  if p_grace is not null and (p_grace < interval '0' or p_grace > interval '30 days') then
+    raise exception 'grace must be between 0 and 30 days' using errcode = '22023';
+  end if;
+  -- Settings are copied, so the owner check for app keys is not repeated.
+  r := ayb.apikey_create(o.name, p_key_hash, p_key_prefix, o.user_id, o.scope, o.app_id,
+                         o.allowed_tables, o.allowed_functions, o.expires_at,
+                         o.rate_limit_requests, o.rate_limit_window, o.rate_limit_burst,
+                         actor, null, o.id);
+  if p_grace is null or p_grace = interval '0' then
+    update ayb.api_keys set revoked_at = now(), revoked_by = actor, revoked_reason = 'rotated' where id = o.id;
+  else
+    update ayb.api_keys set expires_at = least(coalesce(expires_at, 'infinity'), now() + p_grace) where id = o.id;
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer DEFAULT 1, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  k   record;
+  r   record;
+  now_ timestamptz := coalesce(p_now, clock_timestamp());
+begin
+  select kk.id, kk.rate_limit_requests as kreq, kk.rate_limit_window as kwin, kk.rate_limit_burst as kburst,
+         a.id as app_id, a.rate_limit_requests as areq, a.rate_limit_window as awin, a.rate_limit_burst as aburst
+    into k
+    from ayb.api_keys kk left join ayb.apps a on a.id = kk.app_id
+   where kk.id = p_key_id;
+  if not found then
+    raise exception 'api key % not found', p_key_id using errcode = 'P0002';
+  end if;
+  granted := p_count;
+  if k.kreq is not null then
+    r := ayb.ratelimit_take('key:' || k.id::text, k.kreq, k.kwin, k.kburst, p_count, now_);
+    granted := r.granted;
+    rate_limit := k.kreq; window_seconds := extract(epoch from k.kwin);
+    remaining := r.remaining; reset_after := r.reset_after; retry_after := r.retry_after;
+  end if;
+  if granted > 0 and k.areq is not null then
+    r := ayb.ratelimit_take('app:' || k.app_id::text, k.areq, k.awin, k.aburst, granted, now_);
+    granted := r.granted;
+    if remaining is null or r.remaining < remaining or r.granted = 0 then
+      rate_limit := k.areq; window_seconds := extract(epoch from k.awin);
+      remaining := r.remaining; reset_after := r.reset_after; retry_after := r.retry_after;
+    end if;
+  end if;
+end
+$$;
+
+CREATE FUNCTION ayb.app_check_name(p_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_name is null or length(btrim(p_name)) = 0 then
+    raise exception 'app name is required' using errcode = '22023';
+  end if;
+  if length(btrim(p_name)) > 100 then
+    raise exception 'app name is longer than 100 characters' using errcode = '22023';
+  end if;
+  return btrim(p_name);
+end
+$$;
+
+CREATE FUNCTION ayb.app_check_owner(p_owner_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_owner_id is not null and not exists (select 1 from ayb.users where id = p_owner_id) then
+    raise exception 'owner user % does not exist', p_owner_id using errcode = '22023';
+  end if;
+end
+$$;
+
+CREATE TABLE ayb.apps (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    owner_id uuid,
+    rate_limit_requests integer,
+    rate_limit_window interval,
+    rate_limit_burst integer,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by uuid,
+    CONSTRAINT apps_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT apps_name_check CHECK ((((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100)) AND (name = btrim(name)))),
+    CONSTRAINT apps_rate_limit_burst_check CHECK (((rate_limit_burst >= 1) AND (rate_limit_burst <= 1000000000))),
+    CONSTRAINT apps_rate_limit_complete CHECK ((((rate_limit_requests IS NULL) = (rate_limit_window IS NULL)) AND ((rate_limit_burst IS NULL) OR (rate_limit_requests IS NOT NULL)))),
+    CONSTRAINT apps_rate_limit_requests_check CHECK (((rate_limit_requests >= 1) AND (rate_limit_requests <= 1000000000))),
+    CONSTRAINT apps_rate_limit_window_check CHECK (((rate_limit_window >= '00:00:01'::interval) AND (rate_limit_window <= '1 day'::interval)))
+);
+
+CREATE FUNCTION ayb.app_create(p_name text, p_description text DEFAULT ''::text, p_owner_id uuid DEFAULT NULL::uuid, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_actor uuid DEFAULT NULL::uuid) RETURNS ayb.apps
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+begin
+  perform ayb.ratelimit_policy_check(p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst);
+  perform ayb.app_check_owner(p_owner_id);
+  if length(coalesce(p_description, '')) > 2000 then
+    raise exception 'app description is longer than 2000 characters' using errcode = '22023';
+  end if;
+  insert into ayb.apps (name, description, owner_id, rate_limit_requests, rate_limit_window, rate_limit_burst, created_by)
+  values (ayb.app_check_name(p_name), coalesce(p_description, ''), p_owner_id,
+          p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst, coalesce(p_actor, auth.uid()))
+  returning * into r;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_delete(p_id uuid, p_actor uuid DEFAULT NULL::uuid) RETURNS ayb.apps
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+  actor uuid := coalesce(p_actor, auth.uid());
+begin
+  perform 1 from ayb.apps where id = p_id and deleted_at is null for update;
+  if not found then
+    raise exception 'app % not found', p_id using errcode = 'P0002';
+  end if;
+  update ayb.api_keys
+     set revoked_at = now(), revoked_by = actor, revoked_reason = 'app_deleted'
+   where app_id = p_id and revoked_at is null;
+  update ayb.apps set deleted_at = now(), deleted_by = actor, updated_at = now()
+   where id = p_id
+  returning * into r;
+  delete from ayb.ratelimit_state where key = 'app:' || p_id::text;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_get(p_id uuid) RETURNS ayb.apps
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+begin
+  select * into r from ayb.apps where id = p_id;
+  if not found then
+    raise exception 'app % not found', p_id using errcode = 'P0002';
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_list(p_include_deleted boolean DEFAULT false) RETURNS SETOF ayb.apps
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select * from ayb.apps
+   where p_include_deleted or deleted_at is null
+   order by created_at, id
+$$;
+
+CREATE FUNCTION ayb.app_update(p_id uuid, p_name text DEFAULT NULL::text, p_description text DEFAULT NULL::text, p_owner_id uuid DEFAULT NULL::uuid, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_clear_owner boolean DEFAULT false, p_clear_rate_limit boolean DEFAULT false) RETURNS ayb.apps
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+begin
+  select * into r from ayb.apps where id = p_id and deleted_at is null for update;
+  if not found then
+    raise exception 'app % not found', p_id using errcode = 'P0002';
+  end if;
+  if p_clear_rate_limit and (p_rate_limit_requests is not null or p_rate_limit_window is not null or p_rate_limit_burst is not null) then
+    raise exception 'give a rate limit or clear it, not both' using errcode = '22023';
+  end if;
+  if p_clear_owner and p_owner_id is not null then
+    raise exception 'give an owner or clear it, not both' using errcode = '22023';
+  end if;
+  if p_rate_limit_requests is not null or p_rate_limit_window is not null or p_rate_limit_burst is not null then
+    perform ayb.ratelimit_policy_check(p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst);
+    r.rate_limit_requests := p_rate_limit_requests;
+    r.rate_limit_window := p_rate_limit_window;
+    r.rate_limit_burst := p_rate_limit_burst;
+  elsif p_clear_rate_limit then
+    r.rate_limit_requests := null; r.rate_limit_window := null; r.rate_limit_burst := null;
+  end if;
+  if p_name is not null then
+    r.name := ayb.app_check_name(p_name);
+  end if;
+  if p_description is not null then
+    if length(p_description) > 2000 then
+      raise exception 'app description is longer than 2000 characters' using errcode = '22023';
+    end if;
+    r.description := p_description;
+  end if;
+  if p_owner_id is not null then
+    perform ayb.app_check_owner(p_owner_id);
+    r.owner_id := p_owner_id;
+  elsif p_clear_owner then
+    r.owner_id := null;
+  end if;
+  update ayb.apps
+     set name = r.name, description = r.description, owner_id = r.owner_id,
+         rate_limit_requests = r.rate_limit_requests, rate_limit_window = r.rate_limit_window,
+         rate_limit_burst = r.rate_limit_burst, updated_at = now()
+   where id = p_id
+  returning * into r;
+  -- A new policy starts from a full bucket.
+  delete from ayb.ratelimit_state where key = 'app:' || p_id::text;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(window_start timestamp with time zone, window_seconds double precision, requests bigint, rejected bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ayb.app_get(p_app_id);
+  return query
+    select u.window_start, extract(epoch from coalesce(a.rate_limit_window, interval '1 minute'))::double precision,
+           u.requests, u.rejected
+      from ayb.app_usage u join ayb.apps a on a.id = u.app_id
+     where u.app_id = p_app_id and u.window_start >= coalesce(p_since, now() - interval '1 day')
+     order by u.window_start desc;
+end
+$$;
+
+CREATE FUNCTION ayb.ratelimit_policy_check(p_requests integer, p_window interval, p_burst integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_requests is null and p_window is null and p_burst is null then
+    return;
+  end if;
+  if p_requests is null or p_window is null then
+    raise exception 'a rate limit needs both requests and window' using errcode = '22023';
+  end if;
+  if p_requests < 1 or p_requests > 1000000000 then
+    raise exception 'rate limit requests must be between 1 and 1000000000, not %', p_requests using errcode = '22023';
+  end if;
+  if p_window < interval '1 second' or p_window > interval '1 day' then
+    raise exception 'rate limit window must be between 1 second and 1 day, not %', p_window using errcode = '22023';
+  end if;
+  if p_burst is not null and (p_burst < 1 or p_burst > 1000000000) then
+    raise exception 'rate limit burst must be between 1 and 1000000000, not %', p_burst using errcode = '22023';
+  end if;
+end
+$$;
+
+CREATE FUNCTION ayb.ratelimit_sweep(p_keep_usage interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  delete from ayb.ratelimit_state where tat < coalesce(p_now, now()) - interval '1 day';
+  delete from ayb.app_usage where window_start < coalesce(p_now, now()) - p_keep_usage;
+$$;
+
+CREATE FUNCTION ayb.ratelimit_take(p_key text, p_requests integer, p_window interval, p_burst integer DEFAULT NULL::integer, p_count integer DEFAULT 1, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT granted integer, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  now_    timestamptz := coalesce(p_now, clock_timestamp());
+  cap     integer := coalesce(p_burst, p_requests);
+  t       double precision;  -- seconds per token
+  tat_    timestamptz;
+  backlog double precision;  -- seconds of tokens spoken for
+begin
+  perform ayb.ratelimit_policy_check(p_requests, p_window, p_burst);
+  if p_key is null or p_count is null or p_count < 1 then
+    raise exception 'ratelimit_take needs a key and a positive count' using errcode = '22023';
+  end if;
+  t := extract(epoch from p_window) / p_requests;
+  -- 2 microseconds of slack absorb timestamptz rounding.
+  insert into ayb.ratelimit_state as s (key, tat, granted)
+  values (p_key, now_ + make_interval(secs => t * least(p_count, cap)), least(p_count, cap))
+  on conflict (key) do update
+     set granted = least(p_count, greatest(0, floor(
+                     (cap * t - greatest(0, extract(epoch from s.tat - now_)) + 0.000002) / t)))::integer,
+         tat = greatest(s.tat, now_) + make_interval(secs => t * least(p_count, greatest(0, floor(
+                     (cap * t - greatest(0, extract(epoch from s.tat - now_)) + 0.000002) / t))))
+  returning s.tat, s.granted into tat_, granted;
+  backlog := greatest(0, extract(epoch from tat_ - now_));
+  remaining := greatest(0, floor((cap * t - backlog + 0.000002) / t))::integer;
+  reset_after := backlog;
+  retry_after := case when granted = 0 then greatest(0, backlog - (cap - 1) * t) else 0 end;
+end
+$$;
+
 CREATE FUNCTION ayb.schema_notify() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -91,6 +595,25 @@ begin
   perform pg_notify('ayb_schema', 'ddl');
 end
 $$;
+
+CREATE FUNCTION ayb.users_revoke_api_keys() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update ayb.api_keys
+     set revoked_at = now(), revoked_reason = 'user_deleted'
+   where user_id = old.id and revoked_at is null;
+  return old;
+end
+$$;
+
+CREATE UNLOGGED TABLE ayb.app_usage (
+    app_id uuid NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    requests bigint DEFAULT 0 NOT NULL,
+    rejected bigint DEFAULT 0 NOT NULL
+);
 
 CREATE TABLE ayb.auth_throttle (
     key text NOT NULL,
@@ -174,6 +697,12 @@ CREATE TABLE ayb.one_time_tokens (
     CONSTRAINT one_time_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
+CREATE UNLOGGED TABLE ayb.ratelimit_state (
+    key text NOT NULL,
+    tat timestamp with time zone NOT NULL,
+    granted integer NOT NULL
+);
+
 CREATE TABLE ayb.refresh_tokens (
     id bigint NOT NULL,
     session_id uuid NOT NULL,
@@ -240,6 +769,18 @@ CREATE TABLE ayb.users (
     CONSTRAINT users_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 );
 
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.app_usage
+    ADD CONSTRAINT app_usage_pkey PRIMARY KEY (app_id, window_start);
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY ayb.auth_throttle
     ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (key);
 
@@ -258,6 +799,9 @@ ALTER TABLE ONLY ayb.oauth_flows
 ALTER TABLE ONLY ayb.one_time_tokens
     ADD CONSTRAINT one_time_tokens_pkey PRIMARY KEY (token_hash);
 
+ALTER TABLE ONLY ayb.ratelimit_state
+    ADD CONSTRAINT ratelimit_state_pkey PRIMARY KEY (key);
+
 ALTER TABLE ONLY ayb.refresh_tokens
     ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (id);
 
@@ -273,6 +817,14 @@ ALTER TABLE ONLY ayb.signing_keys
 ALTER TABLE ONLY ayb.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+CREATE INDEX api_keys_app_id_idx ON ayb.api_keys USING btree (app_id);
+
+CREATE INDEX api_keys_user_id_idx ON ayb.api_keys USING btree (user_id);
+
+CREATE UNIQUE INDEX apps_live_name_key ON ayb.apps USING btree (lower(name)) WHERE (deleted_at IS NULL);
+
+CREATE INDEX apps_owner_id_idx ON ayb.apps USING btree (owner_id);
+
 CREATE INDEX identities_user_id_idx ON ayb.identities USING btree (user_id);
 
 CREATE INDEX mail_outbox_due_idx ON ayb.mail_outbox USING btree (next_attempt_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
@@ -284,6 +836,40 @@ CREATE INDEX refresh_tokens_session_id_idx ON ayb.refresh_tokens USING btree (se
 CREATE INDEX sessions_user_id_idx ON ayb.sessions USING btree (user_id) WHERE (revoked_at IS NULL);
 
 CREATE UNIQUE INDEX users_email_key ON ayb.users USING btree (lower(email));
+
+CREATE TRIGGER api_keys_live_app BEFORE INSERT OR UPDATE OF app_id, revoked_at ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_live_app();
+
+CREATE TRIGGER api_keys_notify AFTER DELETE OR UPDATE OF revoked_at, expires_at, scope, allowed_tables, allowed_functions, kind, user_id, app_id, rate_limit_requests, rate_limit_window, rate_limit_burst ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+
+CREATE TRIGGER apps_notify AFTER DELETE OR UPDATE ON ayb.apps FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+
+CREATE TRIGGER users_notify_api_keys AFTER DELETE OR UPDATE OF banned_at, email ON ayb.users FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+
+CREATE TRIGGER users_revoke_api_keys BEFORE DELETE ON ayb.users FOR EACH ROW EXECUTE FUNCTION ayb.users_revoke_api_keys();
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_app_id_fkey FOREIGN KEY (app_id) REFERENCES ayb.apps(id);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_revoked_by_fkey FOREIGN KEY (revoked_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_rotated_from_fkey FOREIGN KEY (rotated_from) REFERENCES ayb.api_keys(id);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_created_by_fkey FOREIGN KEY (created_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_deleted_by_fkey FOREIGN KEY (deleted_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES ayb.users(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY ayb.identities
     ADD CONSTRAINT identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
@@ -357,8 +943,87 @@ GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
 GRANT ALL ON FUNCTION auth.uid() TO ayb_system;
 
+REVOKE ALL ON FUNCTION ayb.api_keys_live_app() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.api_keys_live_app() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.api_keys_notify() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.api_keys_notify() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.apikey_check_names(p_names text[], p_what text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_check_names(p_names text[], p_what text) TO ayb_system;
+
+GRANT ALL ON TABLE ayb.api_keys TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.apikey_list(p_user_id uuid, p_app_id uuid, p_include_revoked boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_list(p_user_id uuid, p_app_id uuid, p_include_revoked boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_list(p_user_id uuid, p_app_id uuid, p_include_revoked boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.app_check_name(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_check_name(p_name text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.app_check_owner(p_owner_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_check_owner(p_owner_id uuid) TO ayb_system;
+
+GRANT ALL ON TABLE ayb.apps TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.app_create(p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_create(p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_create(p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_delete(p_id uuid, p_actor uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_delete(p_id uuid, p_actor uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_delete(p_id uuid, p_actor uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_get(p_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_get(p_id uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_get(p_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_list(p_include_deleted boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_list(p_include_deleted boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_list(p_include_deleted boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_clear_owner boolean, p_clear_rate_limit boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_clear_owner boolean, p_clear_rate_limit boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_clear_owner boolean, p_clear_rate_limit boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.ratelimit_policy_check(p_requests integer, p_window interval, p_burst integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.ratelimit_policy_check(p_requests integer, p_window interval, p_burst integer) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.ratelimit_sweep(p_keep_usage interval, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.ratelimit_sweep(p_keep_usage interval, p_now timestamp with time zone) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.ratelimit_take(p_key text, p_requests integer, p_window interval, p_burst integer, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.ratelimit_take(p_key text, p_requests integer, p_window interval, p_burst integer, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) TO ayb_system;
+
 REVOKE ALL ON FUNCTION ayb.schema_notify() FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.schema_notify() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.users_revoke_api_keys() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.users_revoke_api_keys() TO ayb_system;
+
+GRANT ALL ON TABLE ayb.app_usage TO ayb_system;
 
 GRANT ALL ON TABLE ayb.auth_throttle TO ayb_system;
 
@@ -373,6 +1038,8 @@ GRANT ALL ON TABLE ayb.oauth_exchange_codes TO ayb_system;
 GRANT ALL ON TABLE ayb.oauth_flows TO ayb_system;
 
 GRANT ALL ON TABLE ayb.one_time_tokens TO ayb_system;
+
+GRANT ALL ON TABLE ayb.ratelimit_state TO ayb_system;
 
 GRANT ALL ON TABLE ayb.refresh_tokens TO ayb_system;
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
 	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
@@ -44,7 +46,17 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	go cache.Run(runCtx)
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: users, Auth: users, Schema: cache})
+	keys := apikey.New(rt.DB, apikey.Options{})
+	keys.Start(runCtx)
+	srv := server.New(server.Options{
+		Config: cfg, DB: rt.DB, Version: Version,
+		// API keys first; every other credential (JWTs) goes to auth.
+		Authenticator: apikey.Authenticator{Keys: keys, Next: users},
+		Auth:          users,
+		Schema:        cache,
+		APIKeys:       keys,
+		Apps:          app.New(rt.DB),
+	})
 	if rt.Cluster != nil {
 		go func() {
 			select {

@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/apikey"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -44,20 +45,35 @@ func (s *Server) routes() http.Handler {
 		r.Method(http.MethodPost, "/api/auth/oauth/token", web.Handler(a.HandleOAuthToken))
 	}
 
+	// Everything below knows its caller: s.identify resolves the credential
+	// (API key, else JWT, else anonymous) once per request.
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
-		// API routes are added here by area.
+		// Per-key and per-app rate limits: right after identity, before
+		// any handler does work.
+		if s.apiKeys != nil {
+			r.Use(s.apiKeys.RateLimit)
+		}
 
 		// Auth: the signed-in user's own account and sessions.
 		if a := s.users; a != nil {
 			r.Method(http.MethodPost, "/api/auth/logout", web.Handler(a.HandleLogout))
 			r.Method(http.MethodGet, "/api/auth/me", web.Handler(a.HandleMe))
 			r.Method(http.MethodPatch, "/api/auth/me", web.Handler(a.HandleUpdateMe))
-			r.Method(http.MethodDelete, "/api/auth/me", web.Handler(a.HandleDeleteMe))
-			r.Method(http.MethodPost, "/api/auth/password", web.Handler(a.HandleChangePassword))
-			r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
 			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
 			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
+			// Account-changing endpoints: a scoped credential (API key,
+			// OAuth token) needs scope "full".
+			r.Group(func(r chi.Router) {
+				r.Use(apikey.RequireFullScope)
+				r.Method(http.MethodDelete, "/api/auth/me", web.Handler(a.HandleDeleteMe))
+				r.Method(http.MethodPost, "/api/auth/password", web.Handler(a.HandleChangePassword))
+				r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
+			})
+		}
+		// A user's own API keys (UserRoutes applies RequireFullScope).
+		if s.apiKeys != nil {
+			r.Mount("/api/auth/api-keys", s.apiKeys.UserRoutes())
 		}
 
 		// REST over the exposed schemas (internal/rest).
@@ -73,6 +89,18 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodGet, "/api/schema", web.Handler(s.rest.Schema))
 			r.Method(http.MethodGet, "/api/openapi.json", web.Handler(s.rest.OpenAPI))
 		}
+
+		// Admin API: every /api/admin route is behind RequireAdmin
+		// (service_role; a user's key never is).
+		r.Route("/api/admin", func(r chi.Router) {
+			r.Use(apikey.RequireAdmin)
+			if s.apps != nil {
+				r.Mount("/apps", s.apps.AdminRoutes(apikey.RequireAdmin))
+			}
+			if s.apiKeys != nil {
+				r.Mount("/api-keys", s.apiKeys.AdminRoutes())
+			}
+		})
 	})
 	return r
 }

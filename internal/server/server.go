@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
 	"github.com/aybhq/ayb/internal/auth"
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
@@ -39,6 +41,8 @@ type Server struct {
 	version string
 	handler http.Handler
 	rest    *rest.Handler // nil without a schema cache
+	apiKeys *apikey.Service
+	apps    *app.Service
 }
 
 // Options are the server's dependencies.
@@ -52,11 +56,17 @@ type Options struct {
 	// Schema is the REST API's schema cache; the REST routes are served
 	// when it is set.
 	Schema *schema.Cache
+	// APIKeys and Apps (both optional) serve /api/admin/api-keys,
+	// /api/auth/api-keys and /api/admin/apps, and APIKeys rate-limits
+	// requests made with keys.
+	APIKeys *apikey.Service
+	Apps    *app.Service
 }
 
 // New builds the server and its router.
 func New(opt Options) *Server {
-	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version}
+	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version,
+		apiKeys: opt.APIKeys, apps: opt.Apps}
 	if s.auth == nil {
 		s.auth = noCredentials{}
 	}
