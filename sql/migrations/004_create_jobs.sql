@@ -520,6 +520,35 @@ begin
 end
 $$;
 
+-- The `sql` job kind: calls p_function(jsonb) with the job's args. It runs
+-- as its caller (security invoker); the worker calls it as service_role,
+-- never as the server's own role.
+create function ayb.job_run_sql(p_function text, p_args jsonb) returns text
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  v_fn regprocedure;
+  v_schema text;
+  v_name text;
+  v_out text;
+begin
+  begin
+    v_fn := pg_catalog.to_regprocedure(p_function || '(jsonb)');
+  exception when others then
+    v_fn := null;
+  end;
+  if v_fn is null then
+    raise exception 'function %(jsonb) does not exist', p_function using errcode = '42883',
+      hint = 'a sql job calls a function that takes one jsonb argument: {"function": "schema.name", "args": {...}}';
+  end if;
+  select n.nspname, p.proname into v_schema, v_name
+  from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace where p.oid = v_fn;
+  execute pg_catalog.format('select %I.%I($1)::text', v_schema, v_name) into v_out using p_args;
+  return v_out;
+end
+$$;
+
 -- ---------------------------------------------------------------------------
 -- Schedules
 
@@ -727,6 +756,7 @@ begin
     'ayb.job_prune(interval, interval, timestamptz)',
     'ayb.job_housekeeping(timestamptz, jsonb)',
     'ayb.housekeeping_run(jsonb, timestamptz)',
+    'ayb.job_run_sql(text, jsonb)',
     'ayb.schedule_check(text, text, text)',
     'ayb.schedule_upsert(text, text, text, jsonb, text, text, integer, integer, boolean, boolean)',
     'ayb.schedule_enable(text)',
