@@ -165,10 +165,10 @@ type EnqueueParams struct {
 	Queue        string          `json:"queue,omitempty"`
 	Priority     int             `json:"priority,omitempty"`
 	RunAt        *time.Time      `json:"run_at,omitempty"`
-	Delay        string          `json:"delay,omitempty"` // a Postgres interval, e.g. "30 seconds"
+	Delay        string          `json:"delay,omitempty"` // a duration, e.g. "30s"
 	MaxAttempts  int             `json:"max_attempts,omitempty"`
 	UniqueKey    string          `json:"unique_key,omitempty"`
-	UniqueWindow string          `json:"unique_window,omitempty"` // a Postgres interval
+	UniqueWindow string          `json:"unique_window,omitempty"` // a duration, e.g. "1h"
 	// Tags: the SQL API takes one tag list per call, so the first job's tags
 	// apply to the whole batch.
 	Tags []string `json:"tags,omitempty"`
@@ -194,7 +194,7 @@ func Enqueue(ctx context.Context, q Querier, jobs []EnqueueParams) ([]Enqueued, 
 	runAt := make([]*time.Time, n)
 	maxAtt := make([]*int32, n)
 	var keys []*string
-	var windows []*string
+	var windows []*time.Duration
 	var delays []string
 	var tags []string
 	for i, j := range jobs {
@@ -216,15 +216,18 @@ func Enqueue(ctx context.Context, q Querier, jobs []EnqueueParams) ([]Enqueued, 
 		if j.UniqueKey != "" || j.UniqueWindow != "" {
 			if keys == nil {
 				keys = make([]*string, n)
-				windows = make([]*string, n)
+				windows = make([]*time.Duration, n)
 			}
 			if j.UniqueKey != "" {
 				s := j.UniqueKey
 				keys[i] = &s
 			}
 			if j.UniqueWindow != "" {
-				s := j.UniqueWindow
-				windows[i] = &s
+				d, err := time.ParseDuration(j.UniqueWindow)
+				if err != nil {
+					return nil, fmt.Errorf("job %d: unique_window %q: want a duration such as 1h", i, j.UniqueWindow)
+				}
+				windows[i] = &d
 			}
 		}
 		if j.Delay != "" {
