@@ -28,6 +28,11 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer rt.Close()
 	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
+	jobs, err := startJobs(ctx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	defer jobs.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if rt.Cluster != nil {
