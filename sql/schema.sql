@@ -185,14 +185,18 @@ end
 $$;
 
 CREATE FUNCTION ayb.job_claim(p_worker text, p_queue text, p_limit integer, p_lease interval DEFAULT '00:00:30'::interval, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF ayb.jobs
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare
+  v_now timestamptz := coalesce(p_now, pg_catalog.now());
+begin
+  return query
   with due as (
     select j.id from ayb.jobs j
     where j.state in ('available', 'scheduled', 'retryable')
       and j.queue = p_queue
-      and j.scheduled_at <= coalesce(p_now, pg_catalog.now())
+      and j.scheduled_at <= v_now
     order by j.priority, j.scheduled_at, j.id
     limit p_limit
     for update skip locked
@@ -200,25 +204,29 @@ CREATE FUNCTION ayb.job_claim(p_worker text, p_queue text, p_limit integer, p_le
   update ayb.jobs j
      set state = 'running',
          attempt = j.attempt + 1,
-         attempted_at = coalesce(p_now, pg_catalog.now()),
+         attempted_at = v_now,
          attempted_by = p_worker,
-         lease_until = coalesce(p_now, pg_catalog.now()) + p_lease
+         lease_until = v_now + p_lease
     from due
    where j.id = due.id
-  returning j.*
+  returning j.*;
+end
 $$;
 
 CREATE FUNCTION ayb.job_complete(p_ids bigint[], p_attempts integer[], p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+begin
+  return query
   update ayb.jobs j
      set state = 'completed',
          finalized_at = coalesce(p_now, pg_catalog.now()),
          lease_until = null
     from unnest(p_ids, p_attempts) as u(id, attempt)
    where j.id = u.id and j.attempt = u.attempt and j.state = 'running'
-  returning j.id
+  returning j.id;
+end
 $$;
 
 CREATE FUNCTION ayb.job_enqueue(p_kinds text[], p_args jsonb[] DEFAULT NULL::jsonb[], p_queues text[] DEFAULT NULL::text[], p_priorities smallint[] DEFAULT NULL::smallint[], p_run_at timestamp with time zone[] DEFAULT NULL::timestamp with time zone[], p_max_attempts integer[] DEFAULT NULL::integer[], p_unique_keys text[] DEFAULT NULL::text[], p_unique_windows interval[] DEFAULT NULL::interval[], p_tags text[] DEFAULT NULL::text[], p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(id bigint, duplicate boolean)
@@ -450,6 +458,32 @@ begin
   return v;
 end
 $$;
+
+CREATE FUNCTION ayb.job_run_sql(p_function text, p_args jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  v_fn regprocedure;
+  v_schema text;
+  v_name text;
+  v_out text;
+begin
+  begin
+    v_fn := pg_catalog.to_regprocedure(p_function || '(jsonb)');
+  exception when others then
+    v_fn := null;
+  end;
+  if v_fn is null then
+    raise exception 'function %(jsonb) does not exist', p_function using errcode = '42883',
+      hint = 'a sql job calls a function that takes one jsonb argument: {"function": "schema.name", "args": {...}}';
+  end if;
+  select n.nspname, p.proname into v_schema, v_name
+  from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace where p.oid = v_fn;
+  execute pg_catalog.format('select %I.%I($1)::text', v_schema, v_name) into v_out using p_args;
+  return v_out;
+end
+$_$;
 
 CREATE FUNCTION ayb.matview_check(p_schema text, p_name text, p_mode text) RETURNS oid
     LANGUAGE plpgsql STABLE
@@ -1159,6 +1193,10 @@ GRANT ALL ON FUNCTION ayb.job_rescue(p_now timestamp with time zone) TO service_
 REVOKE ALL ON FUNCTION ayb.job_retry(p_id bigint, p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.job_retry(p_id bigint, p_now timestamp with time zone) TO ayb_system;
 GRANT ALL ON FUNCTION ayb.job_retry(p_id bigint, p_now timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.job_run_sql(p_function text, p_args jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.job_run_sql(p_function text, p_args jsonb) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.job_run_sql(p_function text, p_args jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.matview_check(p_schema text, p_name text, p_mode text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.matview_check(p_schema text, p_name text, p_mode text) TO ayb_system;

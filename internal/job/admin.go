@@ -251,7 +251,10 @@ func (a *Admin) setEnabled(w http.ResponseWriter, r *http.Request, on bool) erro
 // RunSchedule: POST /api/admin/schedules/{name}/run -> 201 {id}
 func (a *Admin) RunSchedule(w http.ResponseWriter, r *http.Request) error {
 	var id int64
-	err := a.sys(r, func(tx pgx.Tx) (err error) { id, err = RunScheduleNow(r.Context(), tx, chi.URLParam(r, "name")); return })
+	err := a.sys(r, func(tx pgx.Tx) (err error) {
+		id, err = RunScheduleNow(r.Context(), tx, chi.URLParam(r, "name"))
+		return
+	})
 	if err != nil {
 		return err
 	}

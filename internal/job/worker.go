@@ -705,3 +705,25 @@ func (w *Worker) notified(payload string) {
 		w.mu.Unlock()
 	}
 }
+
+// Enqueue enqueues jobs outside any transaction (each call commits on its
+// own) and wakes this worker's fetchers of their queues at once, without
+// waiting for the NOTIFY round trip (River does the same for non-transactional
+// inserts). Other instances still hear the NOTIFY. To enqueue inside a
+// transaction, use the package-level Enqueue.
+func (w *Worker) Enqueue(ctx context.Context, jobs []EnqueueParams) ([]Enqueued, error) {
+	res, err := Enqueue(ctx, w.db.Pool, jobs)
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	for _, j := range jobs {
+		q := j.Queue
+		if q == "" {
+			q = "default"
+		}
+		if j.RunAt == nil && j.Delay == "" {
+			w.notified("insert:" + q)
+		}
+	}
+	return res, nil
+}

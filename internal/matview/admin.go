@@ -125,7 +125,10 @@ func (a *Admin) History(w http.ResponseWriter, r *http.Request) error {
 		limit = n
 	}
 	var items []Refresh
-	err := a.sys(r, func(tx pgx.Tx) (err error) { items, err = History(r.Context(), tx, chi.URLParam(r, "view"), limit); return })
+	err := a.sys(r, func(tx pgx.Tx) (err error) {
+		items, err = History(r.Context(), tx, chi.URLParam(r, "view"), limit)
+		return
+	})
 	if err != nil {
 		return err
 	}

@@ -241,14 +241,21 @@ create function ayb.job_claim(
   p_lease  interval default '30 seconds',
   p_now    timestamptz default null
 ) returns setof ayb.jobs
-language sql volatile security definer
+language plpgsql volatile security definer
 set search_path = ''
 as $$
+-- plpgsql, not sql: PG15 re-plans a non-inlined SQL function's body on
+-- every call, while plpgsql caches the plan (the claim runs thousands of
+-- times a second).
+declare
+  v_now timestamptz := coalesce(p_now, pg_catalog.now());
+begin
+  return query
   with due as (
     select j.id from ayb.jobs j
     where j.state in ('available', 'scheduled', 'retryable')
       and j.queue = p_queue
-      and j.scheduled_at <= coalesce(p_now, pg_catalog.now())
+      and j.scheduled_at <= v_now
     order by j.priority, j.scheduled_at, j.id
     limit p_limit
     for update skip locked
@@ -256,12 +263,13 @@ as $$
   update ayb.jobs j
      set state = 'running',
          attempt = j.attempt + 1,
-         attempted_at = coalesce(p_now, pg_catalog.now()),
+         attempted_at = v_now,
          attempted_by = p_worker,
-         lease_until = coalesce(p_now, pg_catalog.now()) + p_lease
+         lease_until = v_now + p_lease
     from due
    where j.id = due.id
-  returning j.*
+  returning j.*;
+end
 $$;
 
 -- Extends the leases of running jobs the caller still holds (same attempt).
@@ -290,16 +298,19 @@ create function ayb.job_complete(
   p_attempts integer[],
   p_now      timestamptz default null
 ) returns setof bigint
-language sql volatile security definer
+language plpgsql volatile security definer
 set search_path = ''
 as $$
+begin
+  return query
   update ayb.jobs j
      set state = 'completed',
          finalized_at = coalesce(p_now, pg_catalog.now()),
          lease_until = null
     from unnest(p_ids, p_attempts) as u(id, attempt)
    where j.id = u.id and j.attempt = u.attempt and j.state = 'running'
-  returning j.id
+  returning j.id;
+end
 $$;
 
 -- Backoff before attempt n+1: 2^n seconds capped at a day, +-10% jitter.
