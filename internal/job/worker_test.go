@@ -375,3 +375,31 @@ func TestUniqueKeyAndSQLKind(t *testing.T) {
 func identityService() identity.Identity {
 	return identity.Identity{Role: identity.RoleServiceRole, Claims: map[string]any{"role": "service_role"}, Kind: "admin"}
 }
+
+// TestHousekeepingHook: the housekeeping job prunes old finalized jobs and
+// runs whatever other areas registered in ayb.housekeeping.
+func TestHousekeepingHook(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.d.Exec(t, `
+		create table public.sessions (id int, expires_at timestamptz);
+		insert into public.sessions values (1, now() - interval '1 day'), (2, now() + interval '1 day');
+		create function public.prune_sessions(p_now timestamptz, p_args jsonb) returns bigint language sql as $$
+		  with d as (delete from public.sessions where expires_at < p_now returning 1) select count(*) from d $$;
+		insert into ayb.housekeeping (name, function) values ('test.sessions', 'public.prune_sessions(timestamptz, jsonb)');
+		insert into ayb.jobs (kind, state, finalized_at) values
+		  ('old', 'completed', now() - interval '2 days'), ('new', 'completed', now()),
+		  ('old-failed', 'discarded', now() - interval '2 days');`)
+	reg := job.NewRegistry()
+	job.RegisterBuiltins(reg, b.d.DB)
+	_, err := b.d.Pool.Exec(b.ctx, "select ayb.schedule_run_now('ayb.housekeeping')")
+	require.NoError(t, err)
+	startWorker(t, b.d.DB, reg, job.Options{})
+	waitFor(t, 10*time.Second, "housekeeping to run", func() bool {
+		return b.scalar(t, "select count(*) from ayb.jobs where kind = 'housekeeping' and state = 'completed'") == 1
+	})
+	require.EqualValues(t, 0, b.scalar(t, "select count(*) from ayb.jobs where kind = 'old'"))
+	require.EqualValues(t, 1, b.scalar(t, "select count(*) from ayb.jobs where kind = 'new'"))
+	require.EqualValues(t, 1, b.scalar(t, "select count(*) from ayb.jobs where kind = 'old-failed'"), "failed jobs are kept 7 days")
+	require.EqualValues(t, 1, b.scalar(t, "select count(*) from public.sessions"))
+}
