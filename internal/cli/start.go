@@ -35,6 +35,11 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
+	jobs, err := startJobs(ctx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	defer jobs.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	users, err := startAuth(runCtx, cfg, rt)

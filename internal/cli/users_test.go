@@ -11,7 +11,6 @@ import (
 	"github.com/aybhq/ayb/internal/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func run(t *testing.T, cfgFile string, args ...string) (string, int) {
 	t.Helper()

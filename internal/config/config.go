@@ -40,6 +40,7 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	Mail     Mail     `toml:"mail"`
 	REST     REST     `toml:"rest"`
+	Jobs     Jobs     `toml:"jobs"`
 }
 
 type Server struct {
@@ -124,6 +125,15 @@ type REST struct {
 	Schemas []string `toml:"schemas" doc:"schemas exposed over REST (never ayb, auth, extensions, pg_*, information_schema)"`
 }
 
+type Jobs struct {
+	Enabled       bool     `toml:"enabled" doc:"run job workers in this instance"`
+	Scheduler     bool     `toml:"scheduler" doc:"run the cron scheduler in this instance (safe on every instance: each fire time enqueues once)"`
+	Queues        []string `toml:"queues" doc:"queues to work, as name:concurrency"`
+	Lease         Duration `toml:"lease" doc:"how long a claimed job is held before another instance may rescue it (renewed while it runs)"`
+	PollInterval  Duration `toml:"poll_interval" doc:"how often workers look for due jobs when no NOTIFY arrives"`
+	ShutdownGrace Duration `toml:"shutdown_grace" doc:"how long running jobs may finish at shutdown before they are returned to the queue"`
+}
+
 // Defaults returns the built-in configuration.
 func Defaults() Config {
 	return Config{
@@ -156,6 +166,8 @@ func Defaults() Config {
 		},
 		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls", SMTPAuth: "plain", SMTPTimeout: Duration{10 * time.Second}},
 		REST: REST{Schemas: []string{"public"}},
+		Jobs: Jobs{Enabled: true, Scheduler: true, Queues: []string{"default:10"}, Lease: Duration{30 * time.Second},
+			PollInterval: Duration{time.Second}, ShutdownGrace: Duration{10 * time.Second}},
 	}
 }
 

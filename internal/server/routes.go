@@ -7,6 +7,8 @@ import (
 
 	"github.com/aybhq/ayb/internal/apierror"
 	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/job"
+	"github.com/aybhq/ayb/internal/matview"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -100,6 +102,30 @@ func (s *Server) routes() http.Handler {
 			if s.apiKeys != nil {
 				r.Mount("/api-keys", s.apiKeys.AdminRoutes())
 			}
+
+			// Jobs, schedules and materialized views.
+			jobs, mv := job.NewAdmin(s.db), matview.NewAdmin(s.db)
+			r.Method(http.MethodGet, "/jobs", web.Handler(jobs.ListJobs))
+			r.Method(http.MethodPost, "/jobs", web.Handler(jobs.EnqueueJob))
+			r.Method(http.MethodGet, "/jobs/stats", web.Handler(jobs.JobStats))
+			r.Method(http.MethodGet, "/jobs/{id}", web.Handler(jobs.GetJob))
+			r.Method(http.MethodPost, "/jobs/{id}/cancel", web.Handler(jobs.CancelJob))
+			r.Method(http.MethodPost, "/jobs/{id}/retry", web.Handler(jobs.RetryJob))
+			r.Method(http.MethodGet, "/schedules", web.Handler(jobs.ListSchedules))
+			r.Method(http.MethodPost, "/schedules", web.Handler(jobs.CreateSchedule))
+			r.Method(http.MethodGet, "/schedules/{name}", web.Handler(jobs.GetSchedule))
+			r.Method(http.MethodPut, "/schedules/{name}", web.Handler(jobs.UpdateSchedule))
+			r.Method(http.MethodDelete, "/schedules/{name}", web.Handler(jobs.DeleteSchedule))
+			r.Method(http.MethodPost, "/schedules/{name}/enable", web.Handler(jobs.EnableSchedule))
+			r.Method(http.MethodPost, "/schedules/{name}/disable", web.Handler(jobs.DisableSchedule))
+			r.Method(http.MethodPost, "/schedules/{name}/run", web.Handler(jobs.RunSchedule))
+			r.Method(http.MethodGet, "/matviews", web.Handler(mv.List))
+			r.Method(http.MethodPost, "/matviews", web.Handler(mv.Register))
+			r.Method(http.MethodGet, "/matviews/{view}", web.Handler(mv.Get))
+			r.Method(http.MethodPatch, "/matviews/{view}", web.Handler(mv.Update))
+			r.Method(http.MethodDelete, "/matviews/{view}", web.Handler(mv.Unregister))
+			r.Method(http.MethodPost, "/matviews/{view}/refresh", web.Handler(mv.Refresh))
+			r.Method(http.MethodGet, "/matviews/{view}/refreshes", web.Handler(mv.History))
 		})
 	})
 	return r
