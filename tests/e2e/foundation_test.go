@@ -226,3 +226,19 @@ func TestConfigPrecedenceAndMasking(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, out, "unknown keys: server.prot")
 }
+
+// `ayb sql` while the server runs uses the server's PostgreSQL and leaves it
+// running; the server stays healthy.
+func TestSQLAttachesToRunningManagedCluster(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o755))
+	in := Start(t, StartOptions{Dir: dir})
+	out, err := Run(t, dir, nil, "sql", "select current_database() as db")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ayb")
+	status, _ := getJSON(t, in.URL+"/health")
+	require.Equal(t, 200, status, "the server's database survived `ayb sql`")
+	require.NoError(t, in.Stop(syscall.SIGINT))
+	waitNoPostgres(t, filepath.Join(dir, ".ayb", "pg"), 10*time.Second)
+}
