@@ -128,3 +128,69 @@ func TestAppKeysAcrossProcesses(t *testing.T) {
 	}
 	t.Logf("revoked key refused by all 3 processes after %s", time.Since(revoked))
 }
+
+// Through the whole stack (real JWTs from auth, REST under RLS): an admin
+// session manages apps, a user's own session and keys do not reach
+// /api/admin, and a policy on auth.app_id() admits only the app's key.
+func TestAppKeysThroughTheStack(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	// RLS on and no policy yet: nobody sees a row until the app's policy exists.
+	d.Exec(t, `create table public.orders (id bigserial primary key, item text not null);
+		alter table public.orders enable row level security;`)
+	in := Start(t, StartOptions{DatabaseURL: d.URL, Env: []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL}})
+	anon := &Client{t: t, Base: in.URL}
+
+	out, err := Run(t, t.TempDir(), nil, "admin", "create", "--email", "root@example.com", "--password", "an admin passphrase 42", "--database-url", d.AdminURL)
+	require.NoError(t, err, out)
+	out, err = Run(t, t.TempDir(), []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL, "AYB_SERVER_PUBLIC_URL=" + in.URL}, "admin", "login", "--email", "root@example.com", "--password", "an admin passphrase 42", "--database-url", d.URL)
+	require.NoError(t, err, out)
+	var tok map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &tok), out)
+	admin := anon.With(tok["access_token"].(string))
+
+	r := anon.Do("POST", "/api/auth/register", map[string]any{"email": "dev@example.com", "password": "a sturdy passphrase 42"})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	dev := anon.With(r.JSON(t)["access_token"].(string))
+	devID := r.JSON(t)["user"].(map[string]any)["id"].(string)
+
+	r = admin.Do("POST", "/api/admin/apps", map[string]any{"name": "mobile", "owner_id": devID})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	appID := r.JSON(t)["id"].(string)
+	d.Exec(t, `create policy mobile_only on public.orders for all
+		  using (auth.app_id() = '`+appID+`') with check (auth.app_id() = '`+appID+`');`)
+
+	// The owner mints a key for their app with their own session.
+	r = dev.Do("POST", "/api/auth/api-keys", map[string]any{"name": "mobile", "scope": "write", "app_id": appID})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	appKey := anon.With(r.JSON(t)["key"].(string))
+	r = dev.Do("POST", "/api/auth/api-keys", map[string]any{"name": "plain", "scope": "full"})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	plainKey := anon.With(r.JSON(t)["key"].(string))
+
+	r = appKey.Do("POST", "/api/collections/orders", map[string]any{"item": "from the app"})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	for name, c := range map[string]*Client{"user session": dev, "key of no app": plainKey} {
+		r = c.Do("POST", "/api/collections/orders", map[string]any{"item": "not from the app"})
+		require.Equal(t, 403, r.Status, "%s: %s", name, r.Raw)
+		r = c.Do("GET", "/api/collections/orders", nil)
+		require.Equal(t, 200, r.Status, "%s: %s", name, r.Raw)
+		require.Len(t, r.JSON(t)["items"], 0, name)
+	}
+	r = appKey.Do("GET", "/api/collections/orders", nil)
+	require.Len(t, r.JSON(t)["items"], 1)
+
+	// Only the admin session reaches /api/admin.
+	for name, c := range map[string]*Client{"user session": dev, "app key": appKey, "full user key": plainKey} {
+		require.Equal(t, 403, c.Do("GET", "/api/admin/apps", nil).Status, name)
+		require.Equal(t, 403, c.Do("POST", "/api/admin/api-keys", map[string]any{"name": "x", "scope": "full"}).Status, name)
+	}
+	require.Equal(t, 200, admin.Do("GET", "/api/admin/api-keys?app_id="+appID, nil).Status)
+
+	// Deleting the app revokes its key at once.
+	r = admin.Do("DELETE", "/api/admin/apps/"+appID, nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	require.Eventually(t, func() bool {
+		return appKey.Do("GET", "/api/collections/orders", nil).Status == 401
+	}, time.Second, 10*time.Millisecond)
+}
