@@ -119,10 +119,11 @@ type TakeFunc func(ctx context.Context, count int) (granted int, r Result, err e
 // spent long after they were taken.
 //
 // Measured (tests/bench -only apikey: loopback HTTP, the server's middleware
-// chain, a db.InTx(select 1) handler, 4 clients, 2 shared cores under load
-// 12, 2026-11-25): session baseline 1646 req/s; app key + 100M/min limit
-// with leases 1740 req/s (ratio 1.06, i.e. within noise); the same with one
-// statement per request (MaxLease 1) 990 req/s (ratio 0.60).
+// chain, a db.InTx(select 1) handler, 4 clients, 2 cores shared with other
+// work, 2026-11-25, two runs): session baseline 1646 / 3077 req/s; app key
+// + 100M/min limit with leases 1740 / 2967 req/s (ratio 1.06 / 0.96); the
+// same with one statement per request (MaxLease 1) 990 / 1211 req/s (ratio
+// 0.60 / 0.39). Hence leases: without them a limited key costs 40-60%.
 type Leases struct {
 	mu sync.Mutex
 	m  map[string]*lease
