@@ -3,7 +3,9 @@
 // across any number of server instances, plus the RateLimit-* and
 // Retry-After response headers. For high limits an instance takes tokens in
 // small batches (leases) and spends them locally, so a request under a
-// generous limit rarely costs a database statement.
+// generous limit rarely costs a database statement; and once the bucket
+// refuses, the instance refuses locally until the retry time it was given,
+// so a client hammering a spent limit costs none either.
 package ratelimit
 
 import (
@@ -136,6 +138,11 @@ type lease struct {
 	expires time.Time
 	last    Result
 	takenAt time.Time
+	// refusedUntil: the shared bucket said no token is free before then.
+	// Other instances can only take tokens, never add any, so refusing
+	// locally until then is exact, and a client hammering a spent limit
+	// costs no database statement.
+	refusedUntil time.Time
 }
 
 // LeaseSize is the batch size for a policy of the given capacity.
@@ -151,33 +158,45 @@ func (l *Leases) Allow(ctx context.Context, key string, n int, take TakeFunc) (R
 	if l.m == nil {
 		l.m = map[string]*lease{}
 	}
-	if le := l.m[key]; le != nil && le.tokens > 0 && now.Before(le.expires) {
-		le.tokens--
-		r := le.last
-		r.Remaining += le.tokens
-		r.Reset -= now.Sub(le.takenAt)
-		l.mu.Unlock()
-		return r, nil
+	if le := l.m[key]; le != nil {
+		if now.Before(le.refusedUntil) {
+			r := le.last
+			r.RetryAfter = le.refusedUntil.Sub(now)
+			r.Reset -= now.Sub(le.takenAt)
+			l.mu.Unlock()
+			return r, nil
+		}
+		if le.tokens > 0 && now.Before(le.expires) {
+			le.tokens--
+			r := le.last
+			r.Remaining += le.tokens
+			r.Reset -= now.Sub(le.takenAt)
+			l.mu.Unlock()
+			return r, nil
+		}
 	}
 	l.mu.Unlock()
 	granted, r, err := take(ctx, max(1, n))
 	if err != nil {
 		return Result{}, err
 	}
-	if granted <= 0 {
-		return r, nil
-	}
 	ttl := l.TTL
 	if ttl <= 0 {
 		ttl = time.Second
+	}
+	le := &lease{last: r, takenAt: now}
+	if granted <= 0 {
+		le.refusedUntil = now.Add(r.RetryAfter)
+	} else {
+		le.tokens, le.expires = granted-1, now.Add(ttl)
+		r.Remaining += granted - 1
 	}
 	l.mu.Lock()
 	if len(l.m) > 100000 { // bound memory: forget every lease (they are at most TTL old)
 		l.m = map[string]*lease{}
 	}
-	l.m[key] = &lease{tokens: granted - 1, expires: now.Add(ttl), last: r, takenAt: now}
+	l.m[key] = le
 	l.mu.Unlock()
-	r.Remaining += granted - 1
 	return r, nil
 }
 

@@ -79,10 +79,29 @@ func TestLeasesSpendLocally(t *testing.T) {
 	require.Equal(t, int64(5), calls.Load(), "50 requests, leases of 10")
 	require.Equal(t, 1, ratelimit.LeaseSize(100), "small limits are exact")
 	require.Equal(t, 1000, ratelimit.LeaseSize(10_000_000))
-	// A refused take refuses, and leaves no lease.
-	r, err := l.Allow(context.Background(), "k2", 10, func(context.Context, int) (int, ratelimit.Result, error) {
-		return 0, ratelimit.Result{Limit: 5, RetryAfter: time.Second}, nil
-	})
+	// A refused take refuses, and so does the instance, without asking
+	// again, until the retry time the bucket gave.
+	var refusals atomic.Int64
+	refuse := func(context.Context, int) (int, ratelimit.Result, error) {
+		refusals.Add(1)
+		return 0, ratelimit.Result{Limit: 5, RetryAfter: 200 * time.Millisecond}, nil
+	}
+	for i := 0; i < 20; i++ {
+		r, err := l.Allow(context.Background(), "k2", 10, refuse)
+		require.NoError(t, err)
+		require.False(t, r.Allowed)
+		require.LessOrEqual(t, r.RetryAfter, 200*time.Millisecond)
+		require.Positive(t, r.RetryAfter)
+	}
+	require.Equal(t, int64(1), refusals.Load())
+	time.Sleep(220 * time.Millisecond)
+	r, err := l.Allow(context.Background(), "k2", 10, take)
 	require.NoError(t, err)
-	require.False(t, r.Allowed)
+	require.True(t, r.Allowed, "asks again once the retry time has passed")
+	// Forget (a policy change) drops a local refusal at once.
+	_, _ = l.Allow(context.Background(), "k3", 1, refuse)
+	l.Forget("k3")
+	r, err = l.Allow(context.Background(), "k3", 1, take)
+	require.NoError(t, err)
+	require.True(t, r.Allowed)
 }
