@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/realtime"
 	"github.com/aybhq/ayb/internal/server"
 )
 
@@ -27,9 +28,29 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var rtSvc *realtime.Service
+	if cfg.Realtime.Enabled {
+		rtSvc, err = realtime.New(ctx, realtime.Options{
+			URL:                  rt.URL,
+			PoolSize:             cfg.Realtime.PoolSize,
+			Retention:            cfg.Realtime.Retention.Duration,
+			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
+			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
+			Buffer:               cfg.Realtime.Buffer,
+			// Filters and Sessions are wired to internal/filter and auth at merge.
+		})
+		if err != nil {
+			return err
+		}
+		defer rtSvc.Close()
+		go func() { _ = rtSvc.Run(runCtx) }()
+		// Streams never end by themselves: close them (with a resumable
+		// "close" event) as soon as shutdown starts, so it need not wait.
+		go func() { <-runCtx.Done(); rtSvc.Close() }()
+	}
+	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil, Realtime: rtSvc})
 	if rt.Cluster != nil {
 		go func() {
 			select {

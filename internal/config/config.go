@@ -39,6 +39,7 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Auth     Auth     `toml:"auth"`
 	Mail     Mail     `toml:"mail"`
+	Realtime Realtime `toml:"realtime"`
 }
 
 type Server struct {
@@ -86,6 +87,15 @@ type Mail struct {
 	SMTPTLS  string `toml:"smtp_tls" doc:"none, starttls or tls (implicit)"`
 }
 
+type Realtime struct {
+	Enabled              bool     `toml:"enabled" doc:"serve /api/realtime (SSE change streams)"`
+	Retention            Duration `toml:"retention" doc:"how long change events stay replayable with Last-Event-ID"`
+	PoolSize             int32    `toml:"pool_size" doc:"connections for visibility checks (separate from the REST pool)"`
+	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
+	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session is live"`
+	Buffer               int      `toml:"buffer" doc:"events a client may lag before it is disconnected (resumable)"`
+}
+
 // Defaults returns the built-in configuration.
 func Defaults() Config {
 	return Config{
@@ -104,6 +114,8 @@ func Defaults() Config {
 			MinPasswordLength: 8,
 		},
 		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls"},
+		Realtime: Realtime{Enabled: true, Retention: Duration{time.Hour}, PoolSize: 3,
+			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024},
 	}
 }
 

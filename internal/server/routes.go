@@ -26,6 +26,13 @@ func (s *Server) routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
 		// API routes are added here by area.
+		if rt := s.realtime; rt != nil {
+			r.Method(http.MethodGet, "/api/realtime", web.Handler(rt.Stream))
+			r.Method(http.MethodPost, "/api/realtime/{connection}/token", web.Handler(rt.Handover))
+			r.Method(http.MethodGet, "/api/admin/realtime/tables", web.Handler(rt.AdminList))
+			r.Method(http.MethodPost, "/api/admin/realtime/tables", web.Handler(rt.AdminEnable))
+			r.Method(http.MethodDelete, "/api/admin/realtime/tables/{table}", web.Handler(rt.AdminDisable))
+		}
 	})
 	return r
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/realtime"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -28,11 +29,12 @@ type Authenticator interface {
 
 // Server holds what the handlers need.
 type Server struct {
-	cfg     config.Config
-	db      *db.DB
-	auth    Authenticator
-	version string
-	handler http.Handler
+	cfg      config.Config
+	db       *db.DB
+	auth     Authenticator
+	version  string
+	realtime *realtime.Service
+	handler  http.Handler
 }
 
 // Options are the server's dependencies.
@@ -41,11 +43,13 @@ type Options struct {
 	DB            *db.DB
 	Authenticator Authenticator
 	Version       string
+	// Realtime serves /api/realtime (nil: not mounted).
+	Realtime *realtime.Service
 }
 
 // New builds the server and its router.
 func New(opt Options) *Server {
-	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version}
+	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version, realtime: opt.Realtime}
 	if s.auth == nil {
 		s.auth = noCredentials{}
 	}
