@@ -32,19 +32,31 @@ type verdicts struct {
 
 func claimsKey(role, claims string) string { return role + "\n" + claims }
 
-func (v *verdicts) sees(sub *subscriber, sn snapshot, img int) bool {
-	if img < 0 {
+// view is one subscriber's verdicts for one table of a batch, looked up
+// once per batch so the per-event loop allocates nothing for events the
+// subscriber may not see.
+type view struct {
+	sn       snapshot
+	vis      []bool
+	match    []bool
+	filtered bool
+	cols     map[string]bool
+}
+
+func (w *view) sees(img int) bool {
+	if img < 0 || w.vis == nil || !w.vis[img] {
 		return false
 	}
-	vis := v.visible[claimsKey(sn.role, sn.claims)]
-	if vis == nil || !vis[img] {
-		return false
-	}
-	if sn.sub.filterKey == "" {
+	if !w.filtered {
 		return true
 	}
-	m := v.match[sn.sub.filterKey]
-	return m != nil && m[img]
+	return w.match != nil && w.match[img]
+}
+
+func (v *verdicts) view(sn snapshot, table string) *view {
+	return &view{sn: sn, vis: v.visible[claimsKey(sn.role, sn.claims)],
+		match: v.match[sn.sub.filterKey], filtered: sn.sub.filterKey != "",
+		cols: v.columns[sn.role+"\n"+table]}
 }
 
 // snapshot is a subscriber's identity and subscription for one table, read
@@ -74,11 +86,13 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	// a delete) and, for an update, the old row.
 	primary := make([]int, len(evs))
 	old := make([]int, len(evs))
+	keys := make([]string, len(evs))
 	perTable := map[string]*verdicts{}
 	for _, t := range tables {
 		var images [][]byte
 		for _, i := range byTable[t] {
 			e := evs[i]
+			keys[i] = pkKey(e.PK)
 			old[i] = -1
 			if e.Op == "delete" {
 				primary[i] = len(images)
@@ -93,8 +107,9 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 			}
 		}
 		var readers []snapshot
+		last := evs[byTable[t][len(byTable[t])-1]].ID
 		for i := range subs {
-			if sn, ok := snaps[i][t]; ok && sn.pos < evs[byTable[t][len(byTable[t])-1]].ID {
+			if sn, ok := snaps[i][t]; ok && sn.pos < last {
 				readers = append(readers, sn)
 			}
 		}
@@ -114,18 +129,20 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	for _, t := range tables {
 		changed[t] = true
 	}
+	views := map[string]*view{}
 	for i, sub := range subs {
-		for _, idx := range sortedIndexes(evs) {
-			e := evs[idx]
-			sn, ok := snaps[i][e.Table]
-			if !ok || e.ID <= sn.pos {
+		clear(views)
+		for t, sn := range snaps[i] {
+			if v := perTable[t]; v != nil {
+				views[t] = v.view(sn, t)
+			}
+		}
+		for idx, e := range evs {
+			w := views[e.Table]
+			if w == nil || e.ID <= w.sn.pos {
 				continue
 			}
-			v := perTable[e.Table]
-			if v == nil {
-				continue
-			}
-			s.emit(sub, sn, v, e, primary[idx], old[idx])
+			s.emit(sub, w, e, primary[idx], old[idx], keys[idx])
 			if sub.isClosed() {
 				break
 			}
@@ -136,55 +153,52 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	s.recheck(ctx, subs, changed)
 }
 
-func sortedIndexes(evs []event) []int {
-	idx := make([]int, len(evs))
-	for i := range idx {
-		idx[i] = i
-	}
-	return idx
-}
-
 // emit queues what one event means for one subscriber.
-func (s *Service) emit(sub *subscriber, sn snapshot, v *verdicts, e event, primary, old int) {
-	cols := v.columns[sn.role+"\n"+e.Table]
-	key := pkKey(e.PK)
-	seesNew := v.sees(sub, sn, primary)
-	at := e.CreatedAt
-	msg := Message{ID: e.ID, Table: sn.sub.name, Op: e.Op, PK: project(e.PK, cols), CommittedAt: &at}
+func (s *Service) emit(sub *subscriber, w *view, e event, primary, old int, key string) {
+	seesNew := w.sees(primary)
 	switch e.Op {
 	case "insert":
-		if seesNew {
-			msg.Record = project(e.Record, cols)
-			sub.sendEvent(msg)
-			sub.markShown(sn.sub.table, key, e.PK)
+		if !seesNew {
+			return
 		}
+		sub.sendEvent(w.message(e, e.Record, nil))
+		sub.markShown(w.sn.sub.table, key, e.PK)
 	case "update":
-		seesOld := v.sees(sub, sn, old)
-		oldPK := pickPK(e.OldRecord, sn.sub.pkCols)
-		oldKey := pkKey(oldPK)
+		seesOld := w.sees(old)
 		if seesNew {
-			msg.Record = project(e.Record, cols)
+			oldKey := key
+			var oldRec map[string]any
 			if seesOld {
-				msg.OldRecord = project(e.OldRecord, cols)
+				oldRec = e.OldRecord
 			}
-			if oldKey != key {
-				sub.unmarkShown(sn.sub.table, oldKey)
+			oldPK := pickPK(e.OldRecord, w.sn.sub.pkCols)
+			if oldKey = pkKey(oldPK); oldKey != key {
+				sub.unmarkShown(w.sn.sub.table, oldKey)
 			}
-			sub.sendEvent(msg)
-			sub.markShown(sn.sub.table, key, e.PK)
-		} else if seesOld || sub.wasShown(sn.sub.table, oldKey) {
-			sub.sendLeave(sn.sub.name, project(oldPK, cols))
-			sub.unmarkShown(sn.sub.table, oldKey)
+			sub.sendEvent(w.message(e, e.Record, oldRec))
+			sub.markShown(w.sn.sub.table, key, e.PK)
+			return
+		}
+		oldPK := pickPK(e.OldRecord, w.sn.sub.pkCols)
+		oldKey := pkKey(oldPK)
+		if seesOld || sub.wasShown(w.sn.sub.table, oldKey) {
+			sub.sendLeave(w.sn.sub.name, project(oldPK, w.cols))
+			sub.unmarkShown(w.sn.sub.table, oldKey)
 		}
 	case "delete":
 		if seesNew {
-			msg.OldRecord = project(e.OldRecord, cols)
-			sub.sendEvent(msg)
-		} else if sub.wasShown(sn.sub.table, key) {
-			sub.sendLeave(sn.sub.name, project(e.PK, cols))
+			sub.sendEvent(w.message(e, nil, e.OldRecord))
+		} else if sub.wasShown(w.sn.sub.table, key) {
+			sub.sendLeave(w.sn.sub.name, project(e.PK, w.cols))
 		}
-		sub.unmarkShown(sn.sub.table, key)
+		sub.unmarkShown(w.sn.sub.table, key)
 	}
+}
+
+func (w *view) message(e event, rec, old map[string]any) Message {
+	at := e.CreatedAt
+	return Message{ID: e.ID, Table: w.sn.sub.name, Op: e.Op, PK: project(e.PK, w.cols),
+		Record: project(rec, w.cols), OldRecord: project(old, w.cols), CommittedAt: &at}
 }
 
 // judge runs the filters and the visibility check for one table's images.
@@ -303,14 +317,18 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 		if sub.isClosed() {
 			continue
 		}
-		for table, shown := range sub.shownCopy() {
+		for table := range sub.tables {
 			other := false
 			for t := range changed {
 				if t != table {
 					other = true
 				}
 			}
-			if !other || len(shown) == 0 {
+			if !other {
+				continue
+			}
+			shown := sub.shownIn(table)
+			if len(shown) == 0 {
 				continue
 			}
 			n := needs[table]
@@ -372,7 +390,7 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 			sort.Strings(ks)
 			for _, k := range ks {
 				i, ok := imgIdx[k]
-				if !ok || !v.sees(o.sub, sn, i) {
+				if !ok || !v.view(sn, table).sees(i) {
 					o.sub.sendLeave(sn.sub.name, project(o.shown[k], cols))
 					o.sub.unmarkShown(table, k)
 				}

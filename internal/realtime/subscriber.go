@@ -193,18 +193,16 @@ func (s *subscriber) wasShown(table, key string) bool {
 	return ok
 }
 
-func (s *subscriber) shownCopy() map[string]map[string]map[string]any {
+// shownIn copies the keys shown in one table.
+func (s *subscriber) shownIn(table string) map[string]map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]map[string]map[string]any, len(s.shown))
-	for t, m := range s.shown {
-		c := make(map[string]map[string]any, len(m))
-		for k, v := range m {
-			c[k] = v
-		}
-		out[t] = c
+	m := s.shown[table]
+	c := make(map[string]map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
 	}
-	return out
+	return c
 }
 
 // encode renders a frame in the SSE wire format.
