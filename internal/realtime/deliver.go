@@ -63,6 +63,7 @@ func (v *verdicts) view(sn snapshot, table string) *view {
 // once per batch (a token handover may change it between batches).
 type snapshot struct {
 	role, claims string
+	uid          *string
 	sub          *subscription
 	pos          int64
 }
@@ -219,6 +220,7 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 
 	filters := map[string]*subscription{}
 	byRole := map[string][]string{}
+	uids := map[string][]*string{}
 	seen := map[string]bool{}
 	for _, r := range readers {
 		if r.sub.filterKey != "" {
@@ -228,6 +230,7 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 		if !seen[k] {
 			seen[k] = true
 			byRole[r.role] = append(byRole[r.role], r.claims)
+			uids[r.role] = append(uids[r.role], r.uid)
 		}
 	}
 	for key, sub := range filters {
@@ -246,7 +249,7 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 		claims := byRole[role]
 		b := &pgx.Batch{}
 		b.Queue(qColumns, table, role)
-		b.Queue(qCheck, table, role, claims, imgs)
+		b.Queue(qCheck, table, role, claims, imgs, uids[role])
 		br := conn.SendBatch(ctx, b)
 		var cols []string
 		if err := br.QueryRow().Scan(&cols); err != nil {

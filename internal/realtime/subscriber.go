@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"encoding/json"
+	"regexp"
 	"strconv"
 	"sync"
 
@@ -45,6 +46,7 @@ type subscriber struct {
 	mu       sync.Mutex
 	ident    identity.Identity
 	claims   string
+	uid      *string // auth.uid() of the claims
 	pos      int64
 	shown    map[string]map[string]map[string]any // table -> pk key -> pk
 	nShown   int
@@ -55,7 +57,7 @@ type subscriber struct {
 }
 
 func newSubscriber(id string, ident identity.Identity, claims string, tables map[string]*subscription, buffer, maxShown int) *subscriber {
-	return &subscriber{id: id, ident: ident, claims: claims, tables: tables,
+	return &subscriber{id: id, ident: ident, claims: claims, uid: uidOf(ident), tables: tables,
 		out: make(chan frame, buffer), shown: map[string]map[string]map[string]any{},
 		maxShown: maxShown, closed: make(chan struct{}), renewed: make(chan struct{}, 1)}
 }
@@ -66,7 +68,7 @@ func (s *subscriber) snapshots() map[string]snapshot {
 	defer s.mu.Unlock()
 	out := make(map[string]snapshot, len(s.tables))
 	for t, sub := range s.tables {
-		out[t] = snapshot{role: s.ident.Role, claims: s.claims, sub: sub, pos: s.pos}
+		out[t] = snapshot{role: s.ident.Role, claims: s.claims, uid: s.uid, sub: sub, pos: s.pos}
 	}
 	return out
 }
@@ -94,7 +96,7 @@ func (s *subscriber) identity() identity.Identity {
 // renew replaces the identity after a token handover.
 func (s *subscriber) renew(id identity.Identity, claims string) {
 	s.mu.Lock()
-	s.ident, s.claims = id, claims
+	s.ident, s.claims, s.uid = id, claims, uidOf(id)
 	s.mu.Unlock()
 	select {
 	case s.renewed <- struct{}{}:
@@ -203,6 +205,20 @@ func (s *subscriber) shownIn(table string) map[string]map[string]any {
 		c[k] = v
 	}
 	return c
+}
+
+// uuidPattern is auth.uid()'s test of the sub claim (case-insensitive).
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// uidOf is what auth.uid() returns for these claims: sub when it is a
+// uuid, else null. The set-based check takes it precomputed; the
+// differential test proves it agrees with auth.uid().
+func uidOf(id identity.Identity) *string {
+	sub, ok := id.Claims["sub"].(string)
+	if !ok || !uuidPattern.MatchString(sub) {
+		return nil
+	}
+	return &sub
 }
 
 // encode renders a frame in the SSE wire format.

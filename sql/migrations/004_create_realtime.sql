@@ -361,7 +361,7 @@ $$;
 -- one-statement-per-subscriber loop (perf.md 2.2).
 -- Not security definer: it switches role, which definer functions may not.
 create function ayb.realtime_check(p_table regclass, p_role text, p_claims jsonb[], p_images jsonb[],
-                                    p_general boolean default false)
+                                    p_general boolean default false, p_uids uuid[] default null)
   returns table (claims_idx integer, image_idx integer)
   language plpgsql volatile
   set search_path = ''
@@ -389,21 +389,17 @@ begin
   if fast is not null then
     -- Set-based: every claims set against every image in one statement.
     fname := 'ayb_rtf_' || md5(p_table::oid::text || ':' || fast);
-    if to_regprocedure('pg_temp.' || fname || '(text,jsonb[],jsonb[])') is null then
+    if to_regprocedure('pg_temp.' || fname || '(text,jsonb[],uuid[],jsonb[])') is null then
       execute format($f$
-        create function pg_temp.%1$I(p_role text, p_claims jsonb[], p_images jsonb[])
+        create function pg_temp.%1$I(p_role text, p_claims jsonb[], p_uids uuid[], p_images jsonb[])
           returns table (claims_idx integer, image_idx integer)
           language plpgsql volatile
         as $ayb_rt_body$
         begin
           perform set_config('role', p_role, true);
           return query
-            select ayb_rt_c.ayb_rt_cord::integer, ayb_rt_u.ayb_rt_iord::integer
-              from unnest(p_claims) with ordinality as ayb_rt_c(ayb_rt_cj, ayb_rt_cord)
-              cross join lateral (
-                select ayb_rt_c.ayb_rt_cj as ayb_rt_claims,
-                       case when (ayb_rt_c.ayb_rt_cj ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                         then (ayb_rt_c.ayb_rt_cj ->> 'sub')::uuid end as ayb_rt_uid) as ayb_rt_s
+            select ayb_rt_s.ayb_rt_cord::integer, ayb_rt_u.ayb_rt_iord::integer
+              from unnest(p_claims, p_uids) with ordinality as ayb_rt_s(ayb_rt_claims, ayb_rt_uid, ayb_rt_cord)
               cross join unnest(p_images) with ordinality as ayb_rt_u(ayb_rt_img, ayb_rt_iord)
               cross join lateral jsonb_populate_record(null::%2$s, ayb_rt_u.ayb_rt_img) as %3$I
              where %4$s;
@@ -411,9 +407,16 @@ begin
         end
         $ayb_rt_body$
       $f$, fname, p_table, relname, fast);
-      execute format('grant execute on function pg_temp.%I(text, jsonb[], jsonb[]) to public', fname);
+      execute format('grant execute on function pg_temp.%I(text, jsonb[], uuid[], jsonb[]) to public', fname);
     end if;
-    return query execute format('select * from pg_temp.%I($1, $2, $3)', fname) using p_role, p_claims, p_images;
+    -- auth.uid() of each claims set; the server passes them precomputed
+    -- (a regex per subscriber per call is this path's largest cost).
+    if p_uids is null then
+      select array_agg(case when (c ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                            then (c ->> 'sub')::uuid end order by o)
+        into p_uids from unnest(p_claims) with ordinality as x(c, o);
+    end if;
+    return query execute format('select * from pg_temp.%I($1, $2, $3, $4)', fname) using p_role, p_claims, p_uids, p_images;
     return;
   end if;
   fname := 'ayb_rt_' || md5(p_table::oid::text || ':' || qual);
@@ -481,7 +484,7 @@ grant execute on function
   ayb.realtime_enable(regclass), ayb.realtime_disable(regclass), ayb.realtime_list(),
   ayb.realtime_columns(regclass, text), ayb.realtime_resolve(text[], text),
   ayb.realtime_qual(regclass, text), ayb.realtime_fast_qual(regclass, text, text),
-  ayb.realtime_check(regclass, text, jsonb[], jsonb[], boolean),
+  ayb.realtime_check(regclass, text, jsonb[], jsonb[], boolean, uuid[]),
   ayb.realtime_rows(regclass, jsonb[])
   to ayb_system;
 grant execute on function ayb.realtime_enable(regclass), ayb.realtime_disable(regclass),
