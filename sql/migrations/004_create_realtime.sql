@@ -367,7 +367,7 @@ create function ayb.realtime_check(p_table regclass, p_role text, p_claims jsonb
   set search_path = ''
 as $$
 declare
-  qual text := ayb.realtime_qual(p_table, p_role);
+  qual text;
   fast text;
   fname text;
   relname text;
@@ -375,6 +375,7 @@ begin
   if p_role not in ('anon', 'authenticated', 'service_role') then
     raise exception 'realtime: refusing to check as role %', p_role using errcode = '22023';
   end if;
+  qual := ayb.realtime_qual(p_table, p_role);
   if qual = 'false' then
     return;
   end if;
