@@ -79,9 +79,9 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		}
 		byTable[e.Table] = append(byTable[e.Table], i)
 	}
-	snaps := make([]map[string]snapshot, len(subs))
+	snaps := make([]snapshot, len(subs))
 	for i, sub := range subs {
-		snaps[i] = sub.snapshots()
+		snaps[i] = sub.snapshot()
 	}
 	// image index per event: primary image (the new row, or the old one for
 	// a delete) and, for an update, the old row.
@@ -110,7 +110,9 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		var readers []snapshot
 		last := evs[byTable[t][len(byTable[t])-1]].ID
 		for i := range subs {
-			if sn, ok := snaps[i][t]; ok && sn.pos < last {
+			if sub, ok := subs[i].tables[t]; ok && snaps[i].pos < last {
+				sn := snaps[i]
+				sn.sub = sub
 				readers = append(readers, sn)
 			}
 		}
@@ -133,8 +135,10 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	views := map[string]*view{}
 	for i, sub := range subs {
 		clear(views)
-		for t, sn := range snaps[i] {
+		for t, tsub := range sub.tables {
 			if v := perTable[t]; v != nil {
+				sn := snaps[i]
+				sn.sub = tsub
 				views[t] = v.view(sn, t)
 			}
 		}
@@ -207,6 +211,8 @@ func (w *view) message(e event, rec, old map[string]any) Message {
 // distinct claims set is checked once (subscribers with identical claims
 // share the answer).
 func (s *Service) judge(ctx context.Context, table string, images [][]byte, readers []snapshot) (*verdicts, error) {
+	start := time.Now()
+	defer func() { s.judgeNanos.Add(int64(time.Since(start))); s.judgeCalls.Add(1) }()
 	v := &verdicts{visible: map[string][]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
 	imgs := make([]string, len(images))
 	for i, b := range images {
@@ -366,7 +372,7 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 		}
 		var readers []snapshot
 		for _, o := range n.owners {
-			if sn, ok := o.sub.snapshots()[table]; ok {
+			if sn, ok := o.sub.snapshotFor(table); ok {
 				sn.sub = &subscription{table: sn.sub.table, name: sn.sub.name, pkCols: sn.sub.pkCols}
 				readers = append(readers, sn)
 			}
@@ -380,7 +386,7 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 			}
 		}
 		for _, o := range n.owners {
-			sn, ok := o.sub.snapshots()[table]
+			sn, ok := o.sub.snapshotFor(table)
 			if !ok {
 				continue
 			}

@@ -178,8 +178,10 @@ type Service struct {
 	wake chan struct{}
 	done chan struct{}
 	// Checks counts (subscriber-claims x event image) visibility checks.
-	checks  atomic.Int64
-	stopped chan struct{}
+	checks     atomic.Int64
+	judgeNanos atomic.Int64
+	judgeCalls atomic.Int64
+	stopped    chan struct{}
 }
 
 // New opens the service's pool and positions it at the log's horizon.
@@ -200,6 +202,12 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 
 // Checks returns how many visibility checks (claims x row image) ran.
 func (s *Service) Checks() int64 { return s.checks.Load() }
+
+// CheckRounds returns how many batched check rounds ran and their total
+// time (filters and visibility, one table, all subscribers).
+func (s *Service) CheckRounds() (int64, time.Duration) {
+	return s.judgeCalls.Load(), time.Duration(s.judgeNanos.Load())
+}
 
 // Close ends every stream (with a resumable close event) and the pool.
 func (s *Service) Close() {

@@ -62,15 +62,23 @@ func newSubscriber(id string, ident identity.Identity, claims string, tables map
 		maxShown: maxShown, closed: make(chan struct{}), renewed: make(chan struct{}, 1)}
 }
 
-// snapshots returns the subscriber's identity per table for one batch.
-func (s *subscriber) snapshots() map[string]snapshot {
+// snapshot returns the subscriber's identity for one batch; sub is filled
+// per table by the caller.
+func (s *subscriber) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]snapshot, len(s.tables))
-	for t, sub := range s.tables {
-		out[t] = snapshot{role: s.ident.Role, claims: s.claims, uid: s.uid, sub: sub, pos: s.pos}
+	return snapshot{role: s.ident.Role, claims: s.claims, uid: s.uid, pos: s.pos}
+}
+
+// snapshotFor is snapshot for one table (ok false when not subscribed).
+func (s *subscriber) snapshotFor(table string) (snapshot, bool) {
+	sub, ok := s.tables[table]
+	if !ok {
+		return snapshot{}, false
 	}
-	return out
+	sn := s.snapshot()
+	sn.sub = sub
+	return sn, true
 }
 
 func (s *subscriber) position() int64 {
