@@ -113,7 +113,7 @@ begin
 end
 $$;
 
-CREATE FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims jsonb[], p_images jsonb[], p_general boolean DEFAULT false, p_uids uuid[] DEFAULT NULL::uuid[]) RETURNS TABLE(claims_idx integer, image_idx integer)
+CREATE FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[], p_images jsonb[], p_general boolean DEFAULT false, p_uids uuid[] DEFAULT NULL::uuid[]) RETURNS TABLE(claims_idx integer, image_idx integer)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $_$
@@ -164,17 +164,23 @@ begin
     -- auth.uid() of each claims set; the server passes them precomputed
     -- (a regex per subscriber per call is this path's largest cost).
     if p_uids is null then
-      select array_agg(case when (c ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                            then (c ->> 'sub')::uuid end order by o)
+      select array_agg(case when (c::jsonb ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                            then (c::jsonb ->> 'sub')::uuid end order by o)
         into p_uids from unnest(p_claims) with ordinality as x(c, o);
     end if;
-    return query execute format('select * from pg_temp.%I($1, $2, $3, $4)', fname) using p_role, p_claims, p_uids, p_images;
+    -- Claims are parsed only when the policy reads auth.jwt(): parsing
+    -- 1,000 claims objects costs more than checking them.
+    return query execute format('select * from pg_temp.%I($1, $2, $3, $4)', fname)
+      using p_role,
+            case when strpos(fast, 'ayb_rt_claims') > 0 then p_claims::jsonb[]
+                 else array_fill(null::jsonb, array[cardinality(p_claims)]) end,
+            p_uids, p_images;
     return;
   end if;
   fname := 'ayb_rt_' || md5(p_table::oid::text || ':' || qual);
-  if to_regprocedure('pg_temp.' || fname || '(text,jsonb[],jsonb[])') is null then
+  if to_regprocedure('pg_temp.' || fname || '(text,text[],jsonb[])') is null then
     execute format($f$
-      create function pg_temp.%1$I(p_role text, p_claims jsonb[], p_images jsonb[])
+      create function pg_temp.%1$I(p_role text, p_claims text[], p_images jsonb[])
         returns table (claims_idx integer, image_idx integer)
         language plpgsql volatile
       as $ayb_rt_body$
@@ -184,7 +190,7 @@ begin
       begin
         perform set_config('role', p_role, true);
         for i in 1 .. coalesce(array_length(p_claims, 1), 0) loop
-          perform set_config('request.jwt.claims', p_claims[i]::text, true);
+          perform set_config('request.jwt.claims', p_claims[i], true);
           select array_agg(ayb_rt_ord::integer) into vis
             from unnest(p_images) with ordinality as ayb_rt_u(ayb_rt_img, ayb_rt_ord)
             cross join lateral jsonb_populate_record(null::%2$s, ayb_rt_img) as %3$I
@@ -198,7 +204,7 @@ begin
       end
       $ayb_rt_body$
     $f$, fname, p_table, relname, qual);
-    execute format('grant execute on function pg_temp.%I(text, jsonb[], jsonb[]) to public', fname);
+    execute format('grant execute on function pg_temp.%I(text, text[], jsonb[]) to public', fname);
   end if;
   return query execute format('select * from pg_temp.%I($1, $2, $3)', fname) using p_role, p_claims, p_images;
 end
@@ -598,8 +604,8 @@ GRANT ALL ON FUNCTION ayb.realtime_capture() TO anon;
 GRANT ALL ON FUNCTION ayb.realtime_capture() TO authenticated;
 GRANT ALL ON FUNCTION ayb.realtime_capture() TO service_role;
 
-REVOKE ALL ON FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims jsonb[], p_images jsonb[], p_general boolean, p_uids uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims jsonb[], p_images jsonb[], p_general boolean, p_uids uuid[]) TO ayb_system;
+REVOKE ALL ON FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[], p_images jsonb[], p_general boolean, p_uids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[], p_images jsonb[], p_general boolean, p_uids uuid[]) TO ayb_system;
 
 REVOKE ALL ON FUNCTION ayb.realtime_columns(p_table regclass, p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.realtime_columns(p_table regclass, p_role text) TO ayb_system;

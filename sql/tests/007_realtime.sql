@@ -22,7 +22,7 @@ select throws_ok('select * from ayb.realtime_events', '42501', null, 'authentica
 select throws_ok($$select ayb.realtime_enable('public.rt_rows')$$, '42501', null, 'authenticated cannot enable realtime');
 reset role;
 select ok(has_function_privilege('service_role', 'ayb.realtime_enable(regclass)', 'execute'), 'service_role may enable realtime');
-select ok(not has_function_privilege('authenticated', 'ayb.realtime_check(regclass, text, jsonb[], jsonb[], boolean, uuid[])', 'execute'),
+select ok(not has_function_privilege('authenticated', 'ayb.realtime_check(regclass, text, text[], jsonb[], boolean, uuid[])', 'execute'),
   'authenticated cannot run visibility checks');
 
 select throws_ok($$select ayb.realtime_enable('public.rt_nokey')$$, '22023', null, 'a table without primary key is refused');
@@ -45,29 +45,29 @@ select ok(ayb.realtime_horizon() < (select max(id) from ayb.realtime_events), 'a
 -- Visibility on row images, per role and claims.
 select results_eq(
   $$select claims_idx from ayb.realtime_check('public.rt_rows', 'authenticated',
-      array['{"sub":"11111111-1111-4111-8111-111111111111"}'::jsonb], array['{"id":1,"team_id":1}'::jsonb])$$,
+      array['{"sub":"11111111-1111-4111-8111-111111111111"}'], array['{"id":1,"team_id":1}'::jsonb])$$,
   $$values (1)$$, 'a member sees a team row');
 select is_empty(
   $$select 1 from ayb.realtime_check('public.rt_rows', 'authenticated',
-      array['{"sub":"22222222-2222-4222-8222-222222222222"}'::jsonb], array['{"id":1,"team_id":1}'::jsonb])$$,
+      array['{"sub":"22222222-2222-4222-8222-222222222222"}'], array['{"id":1,"team_id":1}'::jsonb])$$,
   'another user does not');
 select is_empty(
-  $$select 1 from ayb.realtime_check('public.rt_rows', 'anon', array['{}'::jsonb], array['{"id":1,"team_id":1}'::jsonb])$$,
+  $$select 1 from ayb.realtime_check('public.rt_rows', 'anon', array['{}'], array['{"id":1,"team_id":1}'::jsonb])$$,
   'anon (no SELECT grant) sees nothing');
 select results_eq(
-  $$select claims_idx from ayb.realtime_check('public.rt_rows', 'service_role', array['{}'::jsonb], array['{"id":1,"team_id":9}'::jsonb])$$,
+  $$select claims_idx from ayb.realtime_check('public.rt_rows', 'service_role', array['{}'], array['{"id":1,"team_id":9}'::jsonb])$$,
   $$values (1)$$, 'service_role bypasses RLS');
 select results_eq(
   $$select image_idx from ayb.realtime_check('public.rt_rows', 'authenticated',
-      array['{"sub":"11111111-1111-4111-8111-111111111111"}'::jsonb],
+      array['{"sub":"11111111-1111-4111-8111-111111111111"}'],
       (select array_agg(old_record order by id) from ayb.realtime_events where op = 'delete'))$$,
   $$select 1 where false$$, 'a deleted row of another team is judged on its old image: not visible');
 select results_eq(
   $$select count(*)::int from ayb.realtime_check('public.rt_rows', 'authenticated',
-      array['{"sub":"11111111-1111-4111-8111-111111111111"}'::jsonb],
+      array['{"sub":"11111111-1111-4111-8111-111111111111"}'],
       array['{"id":1,"team_id":1}'::jsonb], true)$$,
   $$values (1)$$, 'the general path agrees');
-select throws_ok($$select * from ayb.realtime_check('public.rt_rows', 'ayb_system', array['{}'::jsonb], array['{}'::jsonb])$$,
+select throws_ok($$select * from ayb.realtime_check('public.rt_rows', 'ayb_system', array['{}'], array['{}'::jsonb])$$,
   '22023', null, 'checks run only as an API role');
 select is(current_user::text, session_user::text, 'the check restores the role');
 select is(ayb.realtime_columns('public.rt_rows', 'authenticated'), array['id', 'team_id', 'body'], 'revoked columns are not selectable');

@@ -234,6 +234,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	var base99s, load99s []float64
 	var baseN, loadN, writes int
 	var steadyChecks float64
+	var rounds int64
+	var roundTime time.Duration
 	for round := 0; round < 3; round++ {
 		if _, err := admin.Exec(ctx, "select ayb.realtime_disable('public.rows')"); err != nil {
 			return err
@@ -247,6 +249,7 @@ func benchRealtime(ctx context.Context, env *Env) error {
 			return err
 		}
 		checks0 := svc.Checks()
+		r0, d0 := svc.CheckRounds()
 		recording.Store(true)
 		t0 := time.Now()
 		p, n, w, err := phase(true)
@@ -256,6 +259,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		time.Sleep(300 * time.Millisecond) // let the last events land
 		recording.Store(false)
 		steadyChecks += float64(svc.Checks()-checks0) / time.Since(t0).Seconds() / 3
+		r1, d1 := svc.CheckRounds()
+		rounds, roundTime = rounds+r1-r0, roundTime+d1-d0
 		load99s, loadN, writes = append(load99s, ms(p)), loadN+n, writes+w
 	}
 	latMu.Lock()
@@ -312,7 +317,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		rtUsers, rtTeams, rtRate, rtPhase, writes, rtRESTCon)
 	fmt.Printf("   delivery latency commit->client: p50 %s  p99 %s  (%d deliveries; goal p99 < 300ms)\n",
 		p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), nLat)
-	fmt.Printf("   steady-state visibility checks: %.0f/s (what 100 writes/s x 1,000 subscribers needs)\n", steadyChecks)
+	fmt.Printf("   steady-state visibility checks: %.0f/s (what 100 writes/s x 1,000 subscribers needs); %d check rounds, %.1f ms each\n",
+		steadyChecks, rounds, ms(roundTime)/float64(max(rounds, 1)))
 	fmt.Printf("   burst: %d rows -> %d deliveries in %s\n", rtBurst, rtBurst*rtUsers/rtTeams, burst.Round(time.Millisecond))
 	Ratio("visibility checks/s: batched vs naive tx-per-check", burstChecks, naiveRate, "chk/s")
 	Ratio("REST p99 with realtime load vs without (ms, median of 3)", median(load99s), median(base99s), "ms")
