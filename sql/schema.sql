@@ -120,13 +120,31 @@ CREATE FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[
 declare
   qual text;
   fast text;
+  v_fp text;
   fname text;
   relname text;
 begin
   if p_role not in ('anon', 'authenticated', 'service_role') then
     raise exception 'realtime: refusing to check as role %', p_role using errcode = '22023';
   end if;
-  qual := ayb.realtime_qual(p_table, p_role);
+  -- Deparsing the policies on every call cost more than the check itself,
+  -- so the compiled forms are cached per session under a fingerprint of
+  -- everything they derive from.
+  v_fp := ayb.realtime_fingerprint(p_table, p_role);
+  if to_regclass('pg_temp.ayb_rt_plans') is null then
+    create temp table ayb_rt_plans (tbl oid, role text, fp text, qual text, fast text, primary key (tbl, role));
+  end if;
+  select pl.qual, pl.fast into qual, fast from pg_temp.ayb_rt_plans pl
+   where pl.tbl = p_table and pl.role = p_role and pl.fp = v_fp;
+  if not found then
+    qual := ayb.realtime_qual(p_table, p_role);
+    fast := ayb.realtime_fast_qual(p_table, p_role, qual);
+    insert into pg_temp.ayb_rt_plans values (p_table, p_role, v_fp, qual, fast)
+      on conflict (tbl, role) do update set fp = excluded.fp, qual = excluded.qual, fast = excluded.fast;
+  end if;
+  if p_general then
+    fast := null;
+  end if;
   if qual = 'false' then
     return;
   end if;
@@ -135,9 +153,6 @@ begin
     return;
   end if;
   select c.relname into relname from pg_catalog.pg_class c where c.oid = p_table;
-  if not p_general then
-    fast := ayb.realtime_fast_qual(p_table, p_role, qual);
-  end if;
   if fast is not null then
     -- Set-based: every claims set against every image in one statement.
     fname := 'ayb_rtf_' || md5(p_table::oid::text || ':' || fast);
@@ -310,6 +325,26 @@ begin
   end if;
   return q;
 end
+$$;
+
+CREATE FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select md5(concat_ws('|',
+    (select concat(c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl::text)
+       from pg_catalog.pg_class c where c.oid = p_table),
+    has_any_column_privilege(p_role, p_table, 'SELECT'),
+    (select concat(r.oid, r.rolbypassrls, r.rolsuper) from pg_catalog.pg_roles r where r.rolname = p_role),
+    (select string_agg(concat(p.oid, p.polpermissive, p.polcmd, p.polroles::text, p.polqual::text,
+                              (select string_agg(pg_has_role(p_role, pr, 'USAGE')::text, ',') from unnest(p.polroles) pr
+                                where pr <> 0)), ',' order by p.oid)
+       from pg_catalog.pg_policy p where p.polrelid = p_table),
+    (select string_agg(concat(d.refobjid, c2.relkind, c2.relrowsecurity, c2.relnamespace, c2.relname), ',' order by d.refobjid)
+       from pg_catalog.pg_policy p
+       join pg_catalog.pg_depend d on d.classid = 'pg_catalog.pg_policy'::regclass and d.objid = p.oid
+       join pg_catalog.pg_class c2 on d.refclassid = 'pg_catalog.pg_class'::regclass and c2.oid = d.refobjid
+      where p.polrelid = p_table)))
 $$;
 
 CREATE FUNCTION ayb.realtime_horizon() RETURNS bigint
@@ -620,6 +655,9 @@ GRANT ALL ON FUNCTION ayb.realtime_enable(p_table regclass) TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.realtime_fast_qual(p_table regclass, p_role text, p_qual text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.realtime_fast_qual(p_table regclass, p_role text, p_qual text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) TO ayb_system;
 
 REVOKE ALL ON FUNCTION ayb.realtime_horizon() FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.realtime_horizon() TO ayb_system;

@@ -350,6 +350,31 @@ begin
 end
 $$;
 
+-- realtime_fingerprint changes whenever anything realtime_qual and
+-- realtime_fast_qual derive from changes: the table's row security flags,
+-- owner and grants, the role, the policies (their stored expressions and
+-- roles) and the row security of tables the policies read. realtime_check
+-- caches compiled policies per session under it.
+create function ayb.realtime_fingerprint(p_table regclass, p_role text) returns text
+  language sql stable
+  set search_path = ''
+as $$
+  select md5(concat_ws('|',
+    (select concat(c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl::text)
+       from pg_catalog.pg_class c where c.oid = p_table),
+    has_any_column_privilege(p_role, p_table, 'SELECT'),
+    (select concat(r.oid, r.rolbypassrls, r.rolsuper) from pg_catalog.pg_roles r where r.rolname = p_role),
+    (select string_agg(concat(p.oid, p.polpermissive, p.polcmd, p.polroles::text, p.polqual::text,
+                              (select string_agg(pg_has_role(p_role, pr, 'USAGE')::text, ',') from unnest(p.polroles) pr
+                                where pr <> 0)), ',' order by p.oid)
+       from pg_catalog.pg_policy p where p.polrelid = p_table),
+    (select string_agg(concat(d.refobjid, c2.relkind, c2.relrowsecurity, c2.relnamespace, c2.relname), ',' order by d.refobjid)
+       from pg_catalog.pg_policy p
+       join pg_catalog.pg_depend d on d.classid = 'pg_catalog.pg_policy'::regclass and d.objid = p.oid
+       join pg_catalog.pg_class c2 on d.refclassid = 'pg_catalog.pg_class'::regclass and c2.oid = d.refobjid
+      where p.polrelid = p_table)))
+$$;
+
 -- realtime_check: for each claims set (as p_role) and each row image of
 -- p_table, whether the row is visible; returns the visible (claims, image)
 -- index pairs, 1-based. One call checks many subscribers against many
@@ -369,13 +394,31 @@ as $$
 declare
   qual text;
   fast text;
+  v_fp text;
   fname text;
   relname text;
 begin
   if p_role not in ('anon', 'authenticated', 'service_role') then
     raise exception 'realtime: refusing to check as role %', p_role using errcode = '22023';
   end if;
-  qual := ayb.realtime_qual(p_table, p_role);
+  -- Deparsing the policies on every call cost more than the check itself,
+  -- so the compiled forms are cached per session under a fingerprint of
+  -- everything they derive from.
+  v_fp := ayb.realtime_fingerprint(p_table, p_role);
+  if to_regclass('pg_temp.ayb_rt_plans') is null then
+    create temp table ayb_rt_plans (tbl oid, role text, fp text, qual text, fast text, primary key (tbl, role));
+  end if;
+  select pl.qual, pl.fast into qual, fast from pg_temp.ayb_rt_plans pl
+   where pl.tbl = p_table and pl.role = p_role and pl.fp = v_fp;
+  if not found then
+    qual := ayb.realtime_qual(p_table, p_role);
+    fast := ayb.realtime_fast_qual(p_table, p_role, qual);
+    insert into pg_temp.ayb_rt_plans values (p_table, p_role, v_fp, qual, fast)
+      on conflict (tbl, role) do update set fp = excluded.fp, qual = excluded.qual, fast = excluded.fast;
+  end if;
+  if p_general then
+    fast := null;
+  end if;
   if qual = 'false' then
     return;
   end if;
@@ -384,9 +427,6 @@ begin
     return;
   end if;
   select c.relname into relname from pg_catalog.pg_class c where c.oid = p_table;
-  if not p_general then
-    fast := ayb.realtime_fast_qual(p_table, p_role, qual);
-  end if;
   if fast is not null then
     -- Set-based: every claims set against every image in one statement.
     fname := 'ayb_rtf_' || md5(p_table::oid::text || ':' || fast);
@@ -491,6 +531,7 @@ grant execute on function
   ayb.realtime_enable(regclass), ayb.realtime_disable(regclass), ayb.realtime_list(),
   ayb.realtime_columns(regclass, text), ayb.realtime_resolve(text[], text),
   ayb.realtime_qual(regclass, text), ayb.realtime_fast_qual(regclass, text, text),
+  ayb.realtime_fingerprint(regclass, text),
   ayb.realtime_check(regclass, text, text[], jsonb[], boolean, uuid[]),
   ayb.realtime_rows(regclass, jsonb[])
   to ayb_system;

@@ -1,7 +1,7 @@
 -- Realtime capture and visibility, as anon, a member (owner of the
 -- membership), another user and service_role.
 begin;
-select plan(23);
+select plan(25);
 
 create table public.rt_members (team_id int, user_id uuid, primary key (team_id, user_id));
 create table public.rt_rows (id int primary key, team_id int, body text, secret text);
@@ -67,6 +67,18 @@ select results_eq(
       array['{"sub":"11111111-1111-4111-8111-111111111111"}'],
       array['{"id":1,"team_id":1}'::jsonb], true)$$,
   $$values (1)$$, 'the general path agrees');
+-- Compiled policies are cached per session; a policy change applies at once.
+create policy rt_none on public.rt_rows as restrictive for select using (false);
+select is_empty(
+  $$select 1 from ayb.realtime_check('public.rt_rows', 'authenticated',
+      array['{"sub":"11111111-1111-4111-8111-111111111111"}'], array['{"id":1,"team_id":1}'::jsonb])$$,
+  'a restrictive policy added later applies to the next check');
+drop policy rt_none on public.rt_rows;
+delete from public.rt_members;
+select is_empty(
+  $$select 1 from ayb.realtime_check('public.rt_rows', 'authenticated',
+      array['{"sub":"11111111-1111-4111-8111-111111111111"}'], array['{"id":1,"team_id":1}'::jsonb])$$,
+  'a membership removed is seen by the next check');
 select throws_ok($$select * from ayb.realtime_check('public.rt_rows', 'ayb_system', array['{}'], array['{}'::jsonb])$$,
   '22023', null, 'checks run only as an API role');
 select is(current_user::text, session_user::text, 'the check restores the role');
