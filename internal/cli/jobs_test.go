@@ -11,7 +11,6 @@ import (
 	"github.com/aybhq/ayb/internal/dbtest"
 )
 
-
 // TestJobsCLI drives `ayb jobs|schedules|matviews` against a real database
 // as an admin would, in table and --json form.
 func TestJobsCLI(t *testing.T) {

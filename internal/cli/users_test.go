@@ -11,7 +11,6 @@ import (
 	"github.com/aybhq/ayb/internal/dbtest"
 )
 
-
 func run(t *testing.T, cfgFile string, args ...string) (string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
