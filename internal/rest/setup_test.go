@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -100,7 +100,7 @@ create table public.secret (id int primary key, x text);
 revoke all on public.secret from anon, authenticated;
 create table public.colpriv (id int primary key, pub text, hidden text);
 revoke all on public.colpriv from anon;
-revoke select, insert on public.colpriv from anon, authenticated;
+revoke select, insert, update on public.colpriv from anon, authenticated;
 grant select (id, pub) on public.colpriv to authenticated;
 
 create schema other;
