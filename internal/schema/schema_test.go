@@ -112,3 +112,31 @@ func TestReloadOnDDL(t *testing.T) {
 		return r != nil
 	}, 2*time.Second, 20*time.Millisecond)
 }
+
+// Temporary tables never reach the API, so they send no reload signal;
+// real DDL, GRANT and DROP do.
+func TestSchemaSignal(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	listener := d.Admin(t)
+	_, err := listener.Exec(ctx, "listen "+schema.Channel)
+	require.NoError(t, err)
+	signalled := func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := listener.WaitForNotification(wctx)
+		return err == nil
+	}
+	d.Exec(t, "create temp table scratch (id int); drop table scratch")
+	require.False(t, signalled(), "temp table DDL is not signalled")
+	for _, ddl := range []string{
+		"create table public.t1 (id int)",
+		"grant select on public.t1 to anon",
+		"alter table public.t1 add column x int",
+		"drop table public.t1",
+	} {
+		d.Exec(t, ddl)
+		require.True(t, signalled(), ddl)
+	}
+}
