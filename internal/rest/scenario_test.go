@@ -184,6 +184,23 @@ func TestScenarios(t *testing.T) {
 		{name: "batch empty", method: "POST", url: "/api/collections/pair/batch", body: `{"operations":[]}`, status: 400},
 		{name: "batch unknown key", method: "POST", url: "/api/collections/pair/batch", body: `{"ops":[]}`, status: 400},
 
+		// views
+		{name: "view under invoker RLS", method: "GET", url: "/api/collections/doc_titles?sort=id", headers: as(carol), status: 200, ids: []int64{}},
+		{name: "view readable", method: "GET", url: "/api/collections/doc_titles?sort=id", headers: as(alice), status: 200, ids: []int64{1, 2}},
+		{name: "updatable view patch", method: "PATCH", url: "/api/collections/doc_titles/1", body: `{"title":"renamed"}`, headers: as(alice), status: 405, contains: []string{"no primary key"}},
+		// qty was bumped by 1 (rpc bump) and item 3 patched to 9 above
+		{name: "view list with filter", method: "GET", url: "/api/collections/item_summary?sort=id&filter=" + url.QueryEscape("double_qty > 10"), status: 200, ids: []int64{1, 2, 3, 5}},
+		{name: "non-updatable view refuses insert", method: "POST", url: "/api/collections/item_stats", body: `{"n":50}`, status: 405},
+
+		// search
+		{name: "search without index", method: "GET", url: "/api/collections/items?search=banana", status: 200, ids: []int64{2}},
+		{name: "search websearch syntax", method: "GET", url: "/api/collections/items?search=" + url.QueryEscape(`apple OR cherry`) + "&sort=id", status: 200, ids: []int64{1, 3}},
+		{name: "search no text columns", method: "GET", url: "/api/collections/parent?search=x", status: 400, contains: []string{"no text columns"}},
+
+		// rpc returning tables and composites
+		{name: "rpc returns table", method: "GET", url: "/api/rpc/team_docs?team=1", headers: as(alice), status: 200, contains: []string{`"title":"alpha plan"`}},
+		{name: "rpc returns composite", method: "POST", url: "/api/rpc/first_team", status: 200, contains: []string{`"name":"red"`}},
+
 		// schema / openapi
 		{name: "schema", method: "GET", url: "/api/schema", status: 200, contains: []string{`"name":"items"`, `"name":"other.dup"`}},
 		{name: "openapi", method: "GET", url: "/api/openapi.json", status: 200, contains: []string{`"openapi":"3.1.0"`, `"/api/collections/items/{id}"`}},

@@ -114,6 +114,12 @@ create materialized view public.doc_counts as select team_id, count(*) as n from
 create materialized view public.hidden_counts as select 1 as n;
 revoke all on public.hidden_counts from anon, authenticated;
 
+create view public.doc_titles with (security_invoker = true) as select id, title from public.docs;
+create view public.item_summary as select id, name, qty * 2 as double_qty from public.items;
+create view public.item_stats as select count(*) as n from public.items;
+create function public.team_docs(team int) returns table (id int, title text) language sql stable as
+  'select d.id, d.title from public.docs d where d.team_id = team order by d.id';
+create function public.first_team() returns public.teams language sql stable as 'select * from public.teams order by id limit 1';
 create function public.my_docs() returns setof public.docs language sql stable as 'select * from public.docs order by id';
 create function public.doc_count() returns bigint language sql stable as 'select count(*) from public.docs';
 create function public.add(a int, b int default 10) returns int language sql immutable as 'select a + b';
