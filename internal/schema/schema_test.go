@@ -140,3 +140,25 @@ func TestSchemaSignal(t *testing.T) {
 		require.True(t, signalled(), ddl)
 	}
 }
+
+// Without the event trigger (migrations not run as a superuser) the cache
+// still converges by polling.
+func TestPollsWithoutTrigger(t *testing.T) {
+	d := dbtest.New(t)
+	d.Exec(t, "alter event trigger ayb_schema_ddl disable; alter event trigger ayb_schema_drop disable")
+	old := schema.PollEvery
+	schema.PollEvery = 300 * time.Millisecond
+	t.Cleanup(func() { schema.PollEvery = old })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := schema.New(ctx, d.DB, nil)
+	require.NoError(t, err)
+	changed := c.Changed()
+	go c.Run(ctx)
+	<-changed // the reload that follows LISTEN; from now on only polling can notice DDL
+	d.Exec(t, "create table public.polled (id int primary key)")
+	require.Eventually(t, func() bool {
+		r, _ := c.Snapshot().Relation("polled")
+		return r != nil
+	}, 3*time.Second, 20*time.Millisecond)
+}
