@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
 	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
@@ -23,19 +25,43 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := server.Listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	rt, err := Connect(ctx, cfg, true, progressPrinter)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	jobs, err := startJobs(ctx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	defer jobs.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	users, err := startAuth(runCtx, cfg, rt)
+	if err != nil {
+		return err
+	}
 	cache, err := schema.New(runCtx, rt.DB, cfg.REST.Schemas)
 	if err != nil {
 		return err
 	}
 	go cache.Run(runCtx)
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil, Schema: cache})
+	keys := apikey.New(rt.DB, apikey.Options{})
+	keys.Start(runCtx)
+	srv := server.New(server.Options{
+		Config: cfg, DB: rt.DB, Version: Version,
+		// API keys first; every other credential (JWTs) goes to auth.
+		Authenticator: apikey.Authenticator{Keys: keys, Next: users},
+		Auth:          users,
+		Schema:        cache,
+		APIKeys:       keys,
+		Apps:          app.New(rt.DB),
+	})
 	if rt.Cluster != nil {
 		go func() {
 			select {
@@ -46,7 +72,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}()
 	}
-	err = srv.Run(runCtx, func(addr string) {
+	err = srv.Serve(runCtx, ln, func(addr string) {
 		where := "managed PostgreSQL in " + cfg.Database.DataDir
 		if rt.Cluster == nil {
 			where = "external database"
