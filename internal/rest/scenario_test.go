@@ -190,6 +190,7 @@ func TestScenarios(t *testing.T) {
 		{name: "updatable view patch", method: "PATCH", url: "/api/collections/doc_titles/1", body: `{"title":"renamed"}`, headers: as(alice), status: 405, contains: []string{"no primary key"}},
 		// qty was bumped by 1 (rpc bump) and item 3 patched to 9 above
 		{name: "view list with filter", method: "GET", url: "/api/collections/item_summary?sort=id&filter=" + url.QueryEscape("double_qty > 10"), status: 200, ids: []int64{1, 2, 3, 5}},
+		{name: "view column that cannot be written", method: "POST", url: "/api/collections/item_summary", body: `{"id":60,"double_qty":4}`, status: 400, contains: []string{`"code":"0A000"`, "double_qty"}},
 		{name: "non-updatable view refuses insert", method: "POST", url: "/api/collections/item_stats", body: `{"n":50}`, status: 405},
 
 		// search
