@@ -42,6 +42,7 @@ var (
 	qRefreshReused      = q("refresh_reused")
 	qSessionTouch       = q("session_touch")
 	qSessionLive        = q("session_live")
+	qSessionLiveByID    = q("session_live_by_id")
 	qSessionRevoke      = q("session_revoke")
 	qSessionsRevokeUser = q("sessions_revoke_user")
 	qSessionsList       = q("sessions_list")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aybhq/ayb/internal/apikey"
 	"github.com/aybhq/ayb/internal/app"
+	"github.com/aybhq/ayb/internal/realtime"
 	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
@@ -51,6 +52,27 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	go cache.Run(runCtx)
+	var rtSvc *realtime.Service
+	if cfg.Realtime.Enabled {
+		rtSvc, err = realtime.New(ctx, realtime.Options{
+			URL:                  rt.URL,
+			PoolSize:             cfg.Realtime.PoolSize,
+			Retention:            cfg.Realtime.Retention.Duration,
+			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
+			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
+			Buffer:               cfg.Realtime.Buffer,
+			Filters:              realtime.SchemaFilters{Cache: cache},
+			Sessions:             users,
+		})
+		if err != nil {
+			return err
+		}
+		defer rtSvc.Close()
+		go func() { _ = rtSvc.Run(runCtx) }()
+		// Streams never end by themselves: close them (with a resumable
+		// "close" event) as soon as shutdown starts, so it need not wait.
+		go func() { <-runCtx.Done(); rtSvc.Close() }()
+	}
 	keys := apikey.New(rt.DB, apikey.Options{})
 	keys.Start(runCtx)
 	srv := server.New(server.Options{
@@ -61,6 +83,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		Schema:        cache,
 		APIKeys:       keys,
 		Apps:          app.New(rt.DB),
+		Realtime:      rtSvc,
 	})
 	if rt.Cluster != nil {
 		go func() {

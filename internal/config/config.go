@@ -41,6 +41,7 @@ type Config struct {
 	Mail     Mail     `toml:"mail"`
 	REST     REST     `toml:"rest"`
 	Jobs     Jobs     `toml:"jobs"`
+	Realtime Realtime `toml:"realtime"`
 }
 
 type Server struct {
@@ -134,6 +135,15 @@ type Jobs struct {
 	ShutdownGrace Duration `toml:"shutdown_grace" doc:"how long running jobs may finish at shutdown before they are returned to the queue"`
 }
 
+type Realtime struct {
+	Enabled              bool     `toml:"enabled" doc:"serve /api/realtime (SSE change streams)"`
+	Retention            Duration `toml:"retention" doc:"how long change events stay replayable with Last-Event-ID"`
+	PoolSize             int32    `toml:"pool_size" doc:"connections for visibility checks (separate from the REST pool)"`
+	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
+	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session is live"`
+	Buffer               int      `toml:"buffer" doc:"events a client may lag before it is disconnected (resumable)"`
+}
+
 // Defaults returns the built-in configuration.
 func Defaults() Config {
 	return Config{
@@ -168,6 +178,8 @@ func Defaults() Config {
 		REST: REST{Schemas: []string{"public"}},
 		Jobs: Jobs{Enabled: true, Scheduler: true, Queues: []string{"default:10"}, Lease: Duration{30 * time.Second},
 			PollInterval: Duration{time.Second}, ShutdownGrace: Duration{10 * time.Second}},
+		Realtime: Realtime{Enabled: true, Retention: Duration{time.Hour}, PoolSize: 3,
+			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024},
 	}
 }
 

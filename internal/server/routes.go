@@ -92,6 +92,12 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodGet, "/api/openapi.json", web.Handler(s.rest.OpenAPI))
 		}
 
+		// Realtime: SSE change streams under RLS.
+		if rt := s.realtime; rt != nil {
+			r.Method(http.MethodGet, "/api/realtime", web.Handler(rt.Stream))
+			r.Method(http.MethodPost, "/api/realtime/{connection}/token", web.Handler(rt.Handover))
+		}
+
 		// Admin API: every /api/admin route is behind RequireAdmin
 		// (service_role; a user's key never is).
 		r.Route("/api/admin", func(r chi.Router) {
@@ -126,6 +132,12 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodDelete, "/matviews/{view}", web.Handler(mv.Unregister))
 			r.Method(http.MethodPost, "/matviews/{view}/refresh", web.Handler(mv.Refresh))
 			r.Method(http.MethodGet, "/matviews/{view}/refreshes", web.Handler(mv.History))
+
+			if rt := s.realtime; rt != nil {
+				r.Method(http.MethodGet, "/realtime/tables", web.Handler(rt.AdminList))
+				r.Method(http.MethodPost, "/realtime/tables", web.Handler(rt.AdminEnable))
+				r.Method(http.MethodDelete, "/realtime/tables/{table}", web.Handler(rt.AdminDisable))
+			}
 		})
 	})
 	return r

@@ -20,6 +20,7 @@ import (
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/realtime"
 	"github.com/aybhq/ayb/internal/rest"
 	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/web"
@@ -34,15 +35,16 @@ type Authenticator interface {
 
 // Server holds what the handlers need.
 type Server struct {
-	cfg     config.Config
-	db      *db.DB
-	auth    Authenticator
-	users   *auth.Service
-	version string
-	handler http.Handler
-	rest    *rest.Handler // nil without a schema cache
-	apiKeys *apikey.Service
-	apps    *app.Service
+	cfg      config.Config
+	db       *db.DB
+	auth     Authenticator
+	users    *auth.Service
+	version  string
+	handler  http.Handler
+	rest     *rest.Handler // nil without a schema cache
+	apiKeys  *apikey.Service
+	apps     *app.Service
+	realtime *realtime.Service
 }
 
 // Options are the server's dependencies.
@@ -61,12 +63,14 @@ type Options struct {
 	// requests made with keys.
 	APIKeys *apikey.Service
 	Apps    *app.Service
+	// Realtime serves /api/realtime (nil: not mounted).
+	Realtime *realtime.Service
 }
 
 // New builds the server and its router.
 func New(opt Options) *Server {
 	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version,
-		apiKeys: opt.APIKeys, apps: opt.Apps}
+		apiKeys: opt.APIKeys, apps: opt.Apps, realtime: opt.Realtime}
 	if s.auth == nil {
 		s.auth = noCredentials{}
 	}
