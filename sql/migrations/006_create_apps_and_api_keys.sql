@@ -433,10 +433,8 @@ begin
          rate_limit_burst = r.rate_limit_burst, updated_at = now()
    where id = p_id
   returning * into r;
-  -- A new policy starts from a full bucket (other changes keep the state).
-  if p_clear_rate_limit or p_rate_limit_requests is not null then
-    delete from ayb.ratelimit_state where key = 'app:' || p_id::text;
-  end if;
+  -- A new policy starts from a full bucket.
+  delete from ayb.ratelimit_state where key = 'app:' || p_id::text;
   return r;
 end
 $$;

@@ -1,7 +1,7 @@
 -- Apps, API keys and the rate limiter: who may call what, and the
 -- invariants the SQL API keeps.
 begin;
-select plan(60);
+select plan(62);
 
 -- Fixtures (as the migration owner, like an admin in psql).
 insert into ayb.users (id, email) values
@@ -94,6 +94,17 @@ select is((ayb.ratelimit_take('pgtap', 100, interval '1 minute', null, 1, '2030-
           'retry_after is one emission interval');
 select is((ayb.ratelimit_take('pgtap', 100, interval '1 minute', null, 5, '2030-01-01 00:00:03')).granted, 5,
           '3 s later 5 tokens are back');
+
+-- Regression: renaming an app keeps its bucket; only a new policy resets it.
+create temp table t_app2 on commit drop as
+  select id from ayb.app_create('Bucket app', p_rate_limit_requests => 10, p_rate_limit_window => '1 hour');
+select ayb.ratelimit_take('app:' || (select id from t_app2), 10, interval '1 hour', null, 10);
+select ayb.app_update((select id from t_app2), p_name => 'Bucket app renamed');
+select ok(exists (select 1 from ayb.ratelimit_state where key = 'app:' || (select id from t_app2)),
+          'app_update_keeps_bucket_on_rename');
+select ayb.app_update((select id from t_app2), p_rate_limit_requests => 20, p_rate_limit_window => '1 hour');
+select ok(not exists (select 1 from ayb.ratelimit_state where key = 'app:' || (select id from t_app2)),
+          'a new policy starts from a full bucket');
 
 select * from finish();
 rollback;
