@@ -87,6 +87,9 @@ func (p *planner) plan(rel *schema.Relation, fields []string, expand map[string]
 	}
 	for _, name := range sortedKeys(expand) {
 		link := rel.Relationship(name)
+		if link != nil && link.Target.Visible(p.id.Role) && !tableAllowed(p.id, link.Target) {
+			return nil, outOfScope(link.Target)
+		}
 		if link == nil || !canSee(p.id, link.Target) || !columnsReadable(rel, link.Local, p.id.Role) ||
 			!columnsReadable(link.Target, link.Remote, p.id.Role) {
 			return nil, apierror.BadRequest("expand: unknown relation " + quote(name) + " of " + quote(rel.Path)).

@@ -63,13 +63,25 @@ func canSee(id identity.Identity, rel *schema.Relation) bool {
 	return rel != nil && rel.Visible(id.Role) && tableAllowed(id, rel)
 }
 
-// relation resolves {table} for the caller, answering 404 for what they
-// cannot see.
+// outOfScope is the answer for a relation the caller's role may see but
+// its credential (an API key or OAuth token with a table list) may not
+// touch: 403, because the credential's scope, not Postgres, refuses it.
+func outOfScope(rel *schema.Relation) error {
+	return apierror.New(apierror.CodeInsufficientScope, "this credential may not use "+quote(rel.Path)).
+		WithDetails(map[string]any{"table": rel.Path}).
+		WithHint("use a credential whose table list includes it")
+}
+
+// relation resolves {table} for the caller, answering 404 for what its
+// role cannot see and 403 for what its credential's table list excludes.
 func relation(r *http.Request, snap *schema.Snapshot, id identity.Identity) (*schema.Relation, error) {
 	name := chi.URLParam(r, "table")
 	rel, amb := snap.Relation(name)
 	if canSee(id, rel) {
 		return rel, nil
+	}
+	if rel != nil && rel.Visible(id.Role) && !tableAllowed(id, rel) {
+		return nil, outOfScope(rel)
 	}
 	var visible []string
 	for _, q := range amb {

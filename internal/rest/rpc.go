@@ -40,10 +40,18 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 	id := identity.From(r.Context())
 	name := chi.URLParam(r, "function")
 	var fns []*schema.Function
+	scoped := false
 	for _, f := range h.schema.Snapshot().Function(name) {
 		if canCall(id, f) {
 			fns = append(fns, f)
+		} else if f.Privileges[id.Role] {
+			scoped = true // the role may call it; the credential may not
 		}
+	}
+	if len(fns) == 0 && scoped {
+		return apierror.New(apierror.CodeInsufficientScope, "this credential may not call "+quote(name)).
+			WithDetails(map[string]any{"function": name}).
+			WithHint("use a credential whose function list includes it")
 	}
 	if len(fns) == 0 {
 		return apierror.NotFound("no function named " + quote(name))
