@@ -87,7 +87,7 @@ type Auth struct {
 	OAuthRedirectURL  string   `toml:"oauth_redirect_url" doc:"app URL an OAuth login redirects to with tokens in the fragment (default: site_url)"`
 	// OAuthProviders configures "sign in with": [auth.oauth_providers.google],
 	// [auth.oauth_providers.github], or any OIDC provider by issuer.
-	OAuthProviders map[string]OAuthProvider `toml:"oauth_providers" doc:"OAuth login providers by name (google, github, or any OIDC issuer)"`
+	OAuthProviders map[string]OAuthProvider `toml:"oauth_providers" secret:"true" doc:"OAuth login providers by name (google, github, or any OIDC issuer)"`
 }
 
 // OAuthProvider is one "sign in with" provider. Kind is google, github or
