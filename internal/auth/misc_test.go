@@ -174,3 +174,20 @@ func mustReq(t *testing.T, e *env, path, body, ct string) *http.Request {
 func splitDots(s string) []string { return strings.Split(s, ".") }
 
 func decodeSeg(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// Sweep removes what ended long ago and keeps live sessions.
+func TestSweep(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	live := e.register("sw@example.com", pw)
+	dead := e.login("sw@example.com", pw)
+	require.Equal(t, 204, e.do("POST", "/api/auth/logout", dead.str("access_token"), nil).Status)
+	e.clock.advance(49 * time.Hour)
+	e.svc.Sweep(context.Background())
+	var sessions, tokens int
+	require.NoError(t, e.db.Admin(t).QueryRow(context.Background(), "select (select count(*) from ayb.sessions), (select count(*) from ayb.one_time_tokens)").Scan(&sessions, &tokens))
+	require.Equal(t, 1, sessions)
+	require.Equal(t, 0, tokens, "the expired verification link is gone")
+	e.clock.advance(-49 * time.Hour)
+	require.Equal(t, 200, e.do("GET", "/api/auth/me", live.str("access_token"), nil).Status)
+}

@@ -52,7 +52,7 @@ var (
 	qThrottleSweep      = q("throttle_sweep")
 	qOAuthFlowInsert    = q("oauth_flow_insert")
 	qOAuthFlowConsume   = q("oauth_flow_consume")
-	qOAuthFlowSweep     = q("oauth_flow_sweep")
+	qSweepEnded         = q("sweep_ended")
 	qIdentityUser       = q("identity_user")
 	qIdentityUpsert     = q("identity_upsert")
 	qExchangeInsert     = q("exchange_insert")
