@@ -58,6 +58,11 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
 			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
 			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
+			// Admin (service_role) API over users; the same operations as `ayb users`.
+			r.Method(http.MethodGet, "/api/auth/admin/users", web.Handler(a.HandleAdminListUsers))
+			r.Method(http.MethodPost, "/api/auth/admin/users", web.Handler(a.HandleAdminCreateUser))
+			r.Method(http.MethodPatch, "/api/auth/admin/users/{id}", web.Handler(a.HandleAdminUpdateUser))
+			r.Method(http.MethodDelete, "/api/auth/admin/users/{id}", web.Handler(a.HandleAdminDeleteUser))
 		}
 	})
 	return r
