@@ -202,6 +202,23 @@ func benchAuth(ctx context.Context, env *Env) error {
 		return err
 	}
 	Ratio("refreshes/s (rotate, 4 clients) vs GET /health/s", refreshRate, healthRate, "/s")
+	// A refresh is one durable write; the floor is a one-row INSERT commit.
+	if _, err := pool.Pool.Exec(ctx, "create table public.bench_commit (id bigint generated always as identity, at timestamptz default now())"); err != nil {
+		return err
+	}
+	var commitRates []float64
+	for i := 0; i < 3; i++ {
+		r, _, err := run(clients, func(int, int) error {
+			_, err := pool.Pool.Exec(ctx, "insert into public.bench_commit default values")
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		commitRates = append(commitRates, r)
+	}
+	commitRate := median(commitRates)
+	Ratio("refreshes/s vs one-row INSERT commits/s (synchronous_commit=on)", refreshRate, commitRate, "/s")
 	fmt.Printf("   refresh p50 %.2f ms, p95 %.2f ms\n", ms(Percentile(refreshLat, 50)), ms(Percentile(refreshLat, 95)))
 
 	// Access-token verification, in process: Authenticate (ES256 signature
