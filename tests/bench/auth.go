@@ -203,13 +203,18 @@ func benchAuth(ctx context.Context, env *Env) error {
 	}
 	Ratio("refreshes/s (rotate, 4 clients) vs GET /health/s", refreshRate, healthRate, "/s")
 	// A refresh is one durable write; the floor is a one-row INSERT commit.
-	if _, err := pool.Pool.Exec(ctx, "create table public.bench_commit (id bigint generated always as identity, at timestamptz default now())"); err != nil {
+	adminPool, err := db.Open(ctx, d.AdminURL, db.PoolOptions{MaxConns: 8})
+	if err != nil {
+		return err
+	}
+	defer adminPool.Close()
+	if _, err := adminPool.Pool.Exec(ctx, "create table public.bench_commit (id bigint generated always as identity, at timestamptz default now())"); err != nil {
 		return err
 	}
 	var commitRates []float64
 	for i := 0; i < 3; i++ {
 		r, _, err := run(clients, func(int, int) error {
-			_, err := pool.Pool.Exec(ctx, "insert into public.bench_commit default values")
+			_, err := adminPool.Pool.Exec(ctx, "insert into public.bench_commit default values")
 			return err
 		})
 		if err != nil {
