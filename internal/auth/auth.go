@@ -73,7 +73,13 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		http:     opt.HTTPClient,
 	}
 	if s.issuer == "" {
-		s.issuer = s.pubURL
+		// All instances behind one public URL share one issuer. Without a
+		// configured public_url the default URL holds each instance's own
+		// port, so the issuer falls back to a constant instead.
+		s.issuer = "ayb"
+		if cfg.Server.PublicURL != "" {
+			s.issuer = s.pubURL
+		}
 	}
 	if s.audience == "" {
 		s.audience = "authenticated"

@@ -67,7 +67,7 @@ type Log struct {
 }
 
 type Auth struct {
-	Issuer            string   `toml:"issuer" doc:"iss claim of access tokens (default: public_url)"`
+	Issuer            string   `toml:"issuer" doc:"iss claim of access tokens (default: server.public_url when set, else \"ayb\"); the same on every instance"`
 	Audience          string   `toml:"audience" doc:"aud claim of access tokens"`
 	AccessTokenTTL    Duration `toml:"access_token_ttl" doc:"lifetime of access tokens"`
 	RefreshTokenTTL   Duration `toml:"refresh_token_ttl" doc:"lifetime of a session without refresh"`
