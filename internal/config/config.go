@@ -328,7 +328,7 @@ func (c Config) Entries() []Entry {
 	var out []Entry
 	for _, f := range fieldsOf(&c) {
 		val := render(f.v)
-		if f.secret && val != `""` {
+		if f.secret && val != `""` && val != "" {
 			val = mask(f.v.String())
 		}
 		out = append(out, Entry{Key: f.key, Env: f.env, Value: val, Doc: f.doc})
