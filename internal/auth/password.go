@@ -9,7 +9,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -67,12 +69,27 @@ func NewHasher(memoryKiB, iterations, concurrency int) *Hasher {
 	return h
 }
 
+// maxHashWait bounds how long a request queues for a hashing slot; past it
+// the answer is 503 with Retry-After rather than an ever-longer queue.
+const maxHashWait = 10 * time.Second
+
 func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(maxHashWait)
+	defer t.Stop()
 	select {
 	case h.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return apierror.New(apierror.CodeUnavailable, "the server is busy; try again").WithCause(ctx.Err())
+	case <-t.C:
+		e := apierror.New(apierror.CodeUnavailable, "the server is busy; try again")
+		e.Header = http.Header{"Retry-After": []string{"2"}}
+		return e
 	}
 }
 
