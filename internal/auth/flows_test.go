@@ -127,6 +127,11 @@ func TestPasswordReset(t *testing.T) {
 	require.Equal(t, 401, e.do("POST", "/api/auth/refresh", "", map[string]any{"refresh_token": other.str("refresh_token")}).Status)
 	require.Equal(t, 401, e.do("POST", "/api/auth/login", "", map[string]any{"email": "cy@example.com", "password": pw}).Status)
 	e.login("cy@example.com", "a brand new secret")
+	for i := 0; ; i++ {
+		if strings.Contains(e.mail.waitFor(t, "cy@example.com", i).Body, "Your password was changed") {
+			break
+		}
+	}
 
 	again := e.postForm("/api/auth/reset/form", url.Values{"token": {token}, "password": {"another new secret"}})
 	require.Equal(t, 400, again.Status)
@@ -190,6 +195,14 @@ func TestEmailChange(t *testing.T) {
 	me := e.do("GET", "/api/auth/me", tok, nil)
 	require.Equal(t, "ed.new@example.com", me.str("email"))
 	require.NotNil(t, me.JSON["email_verified_at"])
+	// The old address is told.
+	var notice received
+	for i := 0; ; i++ {
+		if notice = e.mail.waitFor(t, "ed@example.com", i); strings.Contains(notice.Body, "Your email address was changed") {
+			break
+		}
+	}
+	require.Contains(t, notice.Body, "now uses ed.new@example.com")
 	e.login("ed.new@example.com", pw)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aybhq/ayb/internal/apierror"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/mail"
 )
 
 // Session revocation reasons (the CHECK on ayb.sessions.revoked_reason).
@@ -274,10 +275,16 @@ func (s *Service) ChangePassword(ctx context.Context, id identity.Identity, curr
 		if _, err := tx.Exec(ctx, qNotify, "user:"+u.ID); err != nil {
 			return err
 		}
+		if err := sendNotice(ctx, tx, mail.TemplatePasswordChanged, u.Email, mail.Data{}); err != nil {
+			return err
+		}
 		u.HasPassword = true
 		out, err = s.startSession(ctx, tx, u, "password", m)
 		return err
 	})
+	if err == nil {
+		s.kickMail()
+	}
 	return out, err
 }
 
