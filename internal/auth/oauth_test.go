@@ -282,6 +282,19 @@ func TestOAuthGitHubCodeExchange(t *testing.T) {
 	require.Equal(t, 200, e.do("POST", "/api/auth/refresh", "", map[string]any{"refresh_token": tok.str("refresh_token")}).Status)
 	require.Equal(t, 401, e.do("POST", "/api/auth/oauth/token", "", map[string]any{"code": code}).Status, "a code works once")
 
+	// Identities: listed; the only way to sign in cannot be unlinked until
+	// a password is set.
+	at := tok.str("access_token")
+	ids := e.do("GET", "/api/auth/identities", at, nil)
+	require.Equal(t, 200, ids.Status)
+	require.Contains(t, string(ids.Body), `"provider":"github"`)
+	require.Equal(t, 409, e.do("DELETE", "/api/auth/identities/github", at, nil).Status)
+	ch := e.do("POST", "/api/auth/password", at, map[string]any{"new_password": "now with a password"})
+	require.Equal(t, 200, ch.Status, string(ch.Body))
+	at = ch.str("access_token")
+	require.Equal(t, 204, e.do("DELETE", "/api/auth/identities/github", at, nil).Status)
+	require.Equal(t, 404, e.do("DELETE", "/api/auth/identities/github", at, nil).Status)
+
 	// A redirect_to outside the app URL is ignored.
 	res = b.get(b.start(e, "github", "?redirect_to="+url.QueryEscape("https://evil.example/")))
 	require.True(t, strings.HasPrefix(res.Header.Get("Location"), "https://app.example/#"), res.Header.Get("Location"))

@@ -56,4 +56,7 @@ var (
 	qExchangeInsert     = q("exchange_insert")
 	qExchangeConsume    = q("exchange_consume")
 	qSessionUser        = q("session_user")
+	qIdentitiesList     = q("identities_list")
+	qIdentityUnlink     = q("identity_unlink")
+	qIdentityExists     = q("identity_exists")
 )

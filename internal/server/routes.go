@@ -58,6 +58,8 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
 			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
 			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
+			r.Method(http.MethodGet, "/api/auth/identities", web.Handler(a.HandleIdentities))
+			r.Method(http.MethodDelete, "/api/auth/identities/{provider}", web.Handler(a.HandleUnlinkIdentity))
 			// Admin (service_role) API over users; the same operations as `ayb users`.
 			r.Method(http.MethodGet, "/api/auth/admin/users", web.Handler(a.HandleAdminListUsers))
 			r.Method(http.MethodPost, "/api/auth/admin/users", web.Handler(a.HandleAdminCreateUser))
