@@ -71,6 +71,10 @@ const (
 	CodeUserBanned         = "user_banned"
 	CodeInvalidLink        = "invalid_link"
 	CodeOAuthFailed        = "oauth_failed"
+	// API keys (package apikey): all 401.
+	CodeAPIKeyInvalid = "api_key_invalid"
+	CodeAPIKeyRevoked = "api_key_revoked"
+	CodeAPIKeyExpired = "api_key_expired"
 )
 
 // statusByCode is the one table from error code to HTTP status. SQLSTATEs are
@@ -93,6 +97,9 @@ var statusByCode = map[string]int{
 	CodeInternal:          http.StatusInternalServerError,
 	CodeUnavailable:       http.StatusServiceUnavailable,
 	CodeTimeout:           http.StatusGatewayTimeout,
+	CodeAPIKeyInvalid:     http.StatusUnauthorized,
+	CodeAPIKeyRevoked:     http.StatusUnauthorized,
+	CodeAPIKeyExpired:     http.StatusUnauthorized,
 
 	CodeInvalidCredentials: http.StatusUnauthorized,
 	CodeWeakPassword:       http.StatusBadRequest,

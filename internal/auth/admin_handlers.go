@@ -7,23 +7,12 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/aybhq/ayb/internal/apierror"
-	"github.com/aybhq/ayb/internal/identity"
 	"github.com/aybhq/ayb/internal/web"
 )
 
-// The admin API over users, for service_role callers (admin sessions). It
-// calls the same operations as `ayb users`.
-
-func requireAdmin(r *http.Request) error {
-	id := identity.From(r.Context())
-	if id.Role == identity.RoleAnon {
-		return apierror.Unauthorized("sign in as an admin first").WithHint("ayb admin login")
-	}
-	if !id.IsAdmin() {
-		return apierror.Forbidden("this needs an admin (service_role) credential").WithHint("ayb admin login")
-	}
-	return nil
-}
+// The admin API over users. routes.go mounts these under /api/admin, behind
+// apikey.RequireAdmin (service_role, scope full). They call the same
+// operations as `ayb users`.
 
 func intParam(r *http.Request, name string, def, max int) (int, error) {
 	v := r.URL.Query().Get(name)
@@ -37,11 +26,8 @@ func intParam(r *http.Request, name string, def, max int) (int, error) {
 	return n, nil
 }
 
-// HandleAdminListUsers: GET /api/auth/admin/users?search=&limit=&offset=.
+// HandleAdminListUsers: GET /api/admin/users?search=&limit=&offset=.
 func (s *Service) HandleAdminListUsers(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
 	limit, err := intParam(r, "limit", 50, 1000)
 	if err != nil {
 		return err
@@ -65,11 +51,8 @@ func (s *Service) HandleAdminListUsers(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-// HandleAdminCreateUser: POST /api/auth/admin/users {email, password, is_admin?}.
+// HandleAdminCreateUser: POST /api/admin/users {email, password, is_admin?}.
 func (s *Service) HandleAdminCreateUser(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -86,11 +69,8 @@ func (s *Service) HandleAdminCreateUser(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-// HandleAdminUpdateUser: PATCH /api/auth/admin/users/{id} {banned?, password?, is_admin?}.
+// HandleAdminUpdateUser: PATCH /api/admin/users/{id} {banned?, password?, is_admin?}.
 func (s *Service) HandleAdminUpdateUser(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
 	id := chi.URLParam(r, "id")
 	if !isUUID(id) {
 		return apierror.NotFound("no such user")
@@ -128,11 +108,8 @@ func (s *Service) HandleAdminUpdateUser(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-// HandleAdminDeleteUser: DELETE /api/auth/admin/users/{id}.
+// HandleAdminDeleteUser: DELETE /api/admin/users/{id}.
 func (s *Service) HandleAdminDeleteUser(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
 	id := chi.URLParam(r, "id")
 	if !isUUID(id) {
 		return apierror.NotFound("no such user")

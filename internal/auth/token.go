@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -167,3 +168,18 @@ func hashToken(t string) []byte {
 	h := sha256.Sum256([]byte(t))
 	return h[:]
 }
+
+// SessionLive reports whether a session is still live (not revoked or
+// expired, its user not banned). Realtime streams re-check theirs with it.
+func (s *Service) SessionLive(ctx context.Context, sessionID string) (bool, error) {
+	if !uuidRe.MatchString(sessionID) {
+		return false, nil
+	}
+	var live bool
+	if err := s.db.Pool.QueryRow(ctx, qSessionLiveByID, sessionID, s.now()).Scan(&live); err != nil {
+		return false, err
+	}
+	return live, nil
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

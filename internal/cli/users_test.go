@@ -11,8 +11,6 @@ import (
 	"github.com/aybhq/ayb/internal/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
-
 func run(t *testing.T, cfgFile string, args ...string) (string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer

@@ -39,6 +39,9 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Auth     Auth     `toml:"auth"`
 	Mail     Mail     `toml:"mail"`
+	REST     REST     `toml:"rest"`
+	Jobs     Jobs     `toml:"jobs"`
+	Realtime Realtime `toml:"realtime"`
 }
 
 type Server struct {
@@ -119,6 +122,28 @@ type Mail struct {
 	SMTPInsecureSkipVerify bool     `toml:"smtp_insecure_skip_verify" doc:"accept any TLS certificate (testing only)"`
 }
 
+type REST struct {
+	Schemas []string `toml:"schemas" doc:"schemas exposed over REST (never ayb, auth, extensions, pg_*, information_schema)"`
+}
+
+type Jobs struct {
+	Enabled       bool     `toml:"enabled" doc:"run job workers in this instance"`
+	Scheduler     bool     `toml:"scheduler" doc:"run the cron scheduler in this instance (safe on every instance: each fire time enqueues once)"`
+	Queues        []string `toml:"queues" doc:"queues to work, as name:concurrency"`
+	Lease         Duration `toml:"lease" doc:"how long a claimed job is held before another instance may rescue it (renewed while it runs)"`
+	PollInterval  Duration `toml:"poll_interval" doc:"how often workers look for due jobs when no NOTIFY arrives"`
+	ShutdownGrace Duration `toml:"shutdown_grace" doc:"how long running jobs may finish at shutdown before they are returned to the queue"`
+}
+
+type Realtime struct {
+	Enabled              bool     `toml:"enabled" doc:"serve /api/realtime (SSE change streams)"`
+	Retention            Duration `toml:"retention" doc:"how long change events stay replayable with Last-Event-ID"`
+	PoolSize             int32    `toml:"pool_size" doc:"connections for visibility checks (separate from the REST pool)"`
+	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
+	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session is live"`
+	Buffer               int      `toml:"buffer" doc:"events a client may lag before it is disconnected (resumable)"`
+}
+
 // Defaults returns the built-in configuration.
 func Defaults() Config {
 	return Config{
@@ -127,6 +152,8 @@ func Defaults() Config {
 			Port:            8090,
 			BodyLimit:       1 << 20,
 			ShutdownTimeout: Duration{10 * time.Second},
+			CORSOrigins:     []string{},
+			TrustedProxies:  []string{},
 		},
 		Database: Database{DataDir: "./.ayb/pg", Name: "ayb", MaxConns: 8},
 		Log:      Log{Level: "info", Format: "text"},
@@ -145,8 +172,14 @@ func Defaults() Config {
 			ThrottleWindow:    Duration{15 * time.Minute},
 			ThrottleIP:        60,
 			ThrottleAccount:   10,
+			OAuthProviders:    map[string]OAuthProvider{},
 		},
 		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls", SMTPAuth: "plain", SMTPTimeout: Duration{10 * time.Second}},
+		REST: REST{Schemas: []string{"public"}},
+		Jobs: Jobs{Enabled: true, Scheduler: true, Queues: []string{"default:10"}, Lease: Duration{30 * time.Second},
+			PollInterval: Duration{time.Second}, ShutdownGrace: Duration{10 * time.Second}},
+		Realtime: Realtime{Enabled: true, Retention: Duration{time.Hour}, PoolSize: 3,
+			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024},
 	}
 }
 
@@ -242,6 +275,11 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	for _, n := range c.REST.Schemas {
+		if n == "ayb" || n == "auth" || n == "extensions" || n == "information_schema" || strings.HasPrefix(n, "pg_") {
+			return fmt.Errorf("rest.schemas: schema %q cannot be exposed", n)
+		}
 	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return errors.New("database.data_dir is required when database.url is empty")
@@ -353,6 +391,12 @@ func mask(s string) string {
 }
 
 func render(v reflect.Value) string {
+	if v.Kind() == reflect.Slice && v.Len() == 0 {
+		return "[]"
+	}
+	if v.Kind() == reflect.Map && v.Len() == 0 {
+		return "{}"
+	}
 	var b bytes.Buffer
 	enc := toml.NewEncoder(&b)
 	_ = enc.Encode(map[string]any{"v": v.Interface()})

@@ -27,11 +27,11 @@ func init() {
 	register(&Bench{
 		Name:    "auth",
 		Summary: "logins/s, login p50, refreshes/s, access-token verifications/s, peak memory of 50 concurrent logins",
-		Run:     benchAuth,
+		Run:     benchAuthFlows,
 	})
 }
 
-// benchAuth drives the real server over loopback HTTP at the default
+// benchAuthFlows drives the real server over loopback HTTP at the default
 // password parameters (argon2id 19 MiB, 2 passes, 4 concurrent hashes),
 // with throttling off, and prints each figure beside a same-run baseline:
 // logins beside raw argon2id hashes at the same parameters and concurrency,
@@ -39,7 +39,7 @@ func init() {
 // database), token verification (signature + session check) beside the
 // signature check alone, and the peak heap of 50 concurrent logins beside
 // 50 unbounded argon2id hashes.
-func benchAuth(ctx context.Context, env *Env) error {
+func benchAuthFlows(ctx context.Context, env *Env) error {
 	d, err := env.NewDatabase(ctx)
 	if err != nil {
 		return err
@@ -303,5 +303,4 @@ func benchAuth(ctx context.Context, env *Env) error {
 	return nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-func mib(b uint64) float64       { return float64(b) / (1 << 20) }
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
