@@ -296,7 +296,10 @@ func TestOAuthGitHubCodeExchange(t *testing.T) {
 	require.Equal(t, 404, e.do("DELETE", "/api/auth/identities/github", at, nil).Status)
 
 	// A redirect_to outside the app URL is ignored.
-	res = b.get(b.start(e, "github", "?redirect_to="+url.QueryEscape("https://evil.example/")))
-	require.True(t, strings.HasPrefix(res.Header.Get("Location"), "https://app.example/#"), res.Header.Get("Location"))
+	for _, evil := range []string{"https://evil.example/", "https://app.example.evil.test/", "https://app.example@evil.test/",
+		"//evil.test/", "http://app.example/", "javascript:alert(1)"} {
+		res = b.get(b.start(e, "github", "?redirect_to="+url.QueryEscape(evil)))
+		require.True(t, strings.HasPrefix(res.Header.Get("Location"), "https://app.example/#"), "%s: %s", evil, res.Header.Get("Location"))
+	}
 	require.Equal(t, 404, e.do("GET", "/api/auth/oauth/nope", "", nil).Status)
 }
