@@ -43,7 +43,10 @@ const maxPasswordBytes = 256
 // Hasher hashes and checks passwords with argon2id. A semaphore caps how
 // many hashes run at once, so memory stays bounded under load: at the
 // defaults (19 MiB, 2 passes, 1 lane; OWASP's argon2id baseline) 4 slots
-// hold at most 76 MiB, however many logins arrive.
+// hold at most 76 MiB live, however many logins arrive. Measured
+// (tests/bench/auth.go): 50 concurrent logins peak at ~175 MiB of heap
+// (freed hash buffers wait for the GC) vs ~930 MiB for 50 unbounded hashes;
+// one login p50 56 ms vs 34 ms for the bare hash on 2 shared cores.
 type Hasher struct {
 	memoryKiB  uint32
 	iterations uint32
