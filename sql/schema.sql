@@ -1959,7 +1959,17 @@ CREATE FUNCTION ayb.schema_notify() RETURNS event_trigger
     SET search_path TO ''
     AS $$
 begin
-  perform pg_notify('ayb_schema', 'ddl');
+  if tg_event = 'ddl_command_end' then
+    if not exists (select 1 from pg_catalog.pg_event_trigger_ddl_commands() c
+                   where c.schema_name is null or c.schema_name not like 'pg\_temp%') then
+      return;
+    end if;
+  elsif tg_event = 'sql_drop' then
+    if not exists (select 1 from pg_catalog.pg_event_trigger_dropped_objects() o where not o.is_temporary) then
+      return;
+    end if;
+  end if;
+  perform pg_catalog.pg_notify('ayb_schema', 'ddl');
 end
 $$;
 

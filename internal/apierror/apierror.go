@@ -122,6 +122,7 @@ var statusByCode = map[string]int{
 	"22023": http.StatusBadRequest, // invalid_parameter_value
 	"22021": http.StatusBadRequest, // character_not_in_repertoire
 	"2201B": http.StatusBadRequest, // invalid_regular_expression
+	"0A000": http.StatusBadRequest, // feature_not_supported (e.g. writing a view column Postgres cannot update)
 	"42501": http.StatusForbidden,  // insufficient_privilege (also RLS WITH CHECK)
 	"42P01": http.StatusNotFound,   // undefined_table
 	"42883": http.StatusNotFound,   // undefined_function

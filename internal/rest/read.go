@@ -583,21 +583,19 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) error {
 		q.w(" and ")
 		q.keyset(sp.alias, keys, vals)
 	}
-	q.w(" order by ")
+	var order []string
 	if rank != "" && len(userSort) == 0 {
-		q.w(rank, " desc, ")
+		order = append(order, rank+" desc")
 	}
-	for i, k := range keys {
-		if i > 0 {
-			q.w(", ")
-		}
-		q.w(ident(sp.alias), ".", ident(k.col.Name))
+	for _, k := range keys {
+		o := ident(sp.alias) + "." + ident(k.col.Name)
 		if k.desc {
-			q.w(" desc")
+			o += " desc"
 		}
+		order = append(order, o)
 	}
-	if len(keys) == 0 {
-		q.w("1")
+	if len(order) > 0 {
+		q.w(" order by ", strings.Join(order, ", "))
 	}
 	offset := 0
 	if after == "" {

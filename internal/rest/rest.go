@@ -98,14 +98,12 @@ func requireWrite(id identity.Identity, rel *schema.Relation, what string) error
 	if rel.Kind == schema.KindMatview {
 		return apierror.New(apierror.CodeMethodNotAllowed, quote(rel.Path)+" is a materialized view and is read-only")
 	}
-	p := rel.Role(id.Role)
 	if rel.Kind == schema.KindView {
 		ok := map[string]bool{"insert": rel.Updatable&(1<<3) != 0, "update": rel.Updatable&(1<<2) != 0, "delete": rel.Updatable&(1<<4) != 0}[what]
 		if !ok {
 			return apierror.New(apierror.CodeMethodNotAllowed, quote(rel.Path)+" is a view that cannot "+what+" rows")
 		}
 	}
-	_ = p
 	return nil
 }
 

@@ -54,7 +54,7 @@ var numericRE = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0
 // the role may write (unknown keys are an error, not dropped), no generated
 // column, and each value of a JSON kind the column can take, so type errors
 // name the column.
-func decodeRow(rel *schema.Relation, role string, b []byte, update bool) (*rowBody, error) {
+func decodeRow(rel *schema.Relation, role string, b []byte) (*rowBody, error) {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '{' {
 		return nil, apierror.New(apierror.CodeInvalidJSON, "the request body must be a JSON object of column values")
@@ -364,7 +364,7 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rb, err := decodeRow(rel, id.Role, b, false)
+	rb, err := decodeRow(rel, id.Role, b)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ func (h *Handler) Update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rb, err := decodeRow(rel, id.Role, b, true)
+	rb, err := decodeRow(rel, id.Role, b)
 	if err != nil {
 		return err
 	}
@@ -524,7 +524,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) error {
 			if err := requireWrite(id, rel, "insert"); err != nil {
 				return at(i, err)
 			}
-			rb, err := decodeRow(rel, id.Role, op.Body, false)
+			rb, err := decodeRow(rel, id.Role, op.Body)
 			if err != nil {
 				return at(i, err)
 			}
@@ -537,7 +537,7 @@ func (h *Handler) Batch(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return at(i, err)
 			}
-			rb, err := decodeRow(rel, id.Role, op.Body, true)
+			rb, err := decodeRow(rel, id.Role, op.Body)
 			if err != nil {
 				return at(i, err)
 			}

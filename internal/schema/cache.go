@@ -2,13 +2,23 @@ package schema
 
 import (
 	"context"
+	_ "embed"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/aybhq/ayb/internal/db"
 )
+
+//go:embed queries/trigger_installed.sql
+var triggerInstalledSQL string
+
+// PollEvery is how often the cache reloads when the DDL event trigger is
+// missing (a database whose migrations did not run as a superuser).
+var PollEvery = 30 * time.Second
 
 // Debounce is how long the cache waits after a DDL signal before reloading,
 // so a migration of many statements costs one reload.
@@ -70,6 +80,7 @@ func (c *Cache) Changed() <-chan struct{} {
 // reloads, since signals sent meanwhile are lost.
 func (c *Cache) Run(ctx context.Context) {
 	go c.reloader(ctx)
+	go c.pollWithoutTrigger(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := c.listen(ctx)
@@ -84,6 +95,28 @@ func (c *Cache) Run(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 		c.signal()
+	}
+}
+
+// pollWithoutTrigger reloads periodically when no event trigger signals DDL.
+func (c *Cache) pollWithoutTrigger(ctx context.Context) {
+	var installed bool
+	err := c.db.System(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, triggerInstalledSQL).Scan(&installed)
+	})
+	if err != nil || installed {
+		return
+	}
+	slog.Warn("schema cache: the ayb_schema_ddl event trigger is missing; reloading every " + PollEvery.String())
+	t := time.NewTicker(PollEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.signal()
+		}
 	}
 }
 

@@ -299,7 +299,7 @@ func Load(ctx context.Context, d *db.DB, schemas []string) (*Snapshot, error) {
 	}
 	var doc string
 	err := d.System(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "set local search_path = ''"); err != nil {
+		if _, err := tx.Exec(ctx, "set local search_path = ''; set local jit = off"); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, introspectSQL, schemas).Scan(&doc)

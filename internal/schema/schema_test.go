@@ -112,3 +112,53 @@ func TestReloadOnDDL(t *testing.T) {
 		return r != nil
 	}, 2*time.Second, 20*time.Millisecond)
 }
+
+// Temporary tables never reach the API, so they send no reload signal;
+// real DDL, GRANT and DROP do.
+func TestSchemaSignal(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	listener := d.Admin(t)
+	_, err := listener.Exec(ctx, "listen "+schema.Channel)
+	require.NoError(t, err)
+	signalled := func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := listener.WaitForNotification(wctx)
+		return err == nil
+	}
+	d.Exec(t, "create temp table scratch (id int); drop table scratch")
+	require.False(t, signalled(), "temp table DDL is not signalled")
+	for _, ddl := range []string{
+		"create table public.t1 (id int)",
+		"grant select on public.t1 to anon",
+		"alter table public.t1 add column x int",
+		"drop table public.t1",
+	} {
+		d.Exec(t, ddl)
+		require.True(t, signalled(), ddl)
+	}
+}
+
+// Without the event trigger (migrations not run as a superuser) the cache
+// still converges by polling.
+func TestPollsWithoutTrigger(t *testing.T) {
+	d := dbtest.New(t)
+	d.Exec(t, "alter event trigger ayb_schema_ddl disable; alter event trigger ayb_schema_drop disable")
+	old := schema.PollEvery
+	schema.PollEvery = 300 * time.Millisecond
+	t.Cleanup(func() { schema.PollEvery = old })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := schema.New(ctx, d.DB, nil)
+	require.NoError(t, err)
+	changed := c.Changed()
+	go c.Run(ctx)
+	<-changed // the reload that follows LISTEN; from now on only polling can notice DDL
+	d.Exec(t, "create table public.polled (id int primary key)")
+	require.Eventually(t, func() bool {
+		r, _ := c.Snapshot().Relation("polled")
+		return r != nil
+	}, 3*time.Second, 20*time.Millisecond)
+}
