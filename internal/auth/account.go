@@ -180,6 +180,16 @@ func (s *Service) sendLink(ctx context.Context, tx pgx.Tx, u *User, purpose, new
 	return mail.Enqueue(ctx, tx, msg, purpose)
 }
 
+// sendNotice writes a no-link notice to the outbox in tx.
+func sendNotice(ctx context.Context, tx pgx.Tx, template, to string, d mail.Data) error {
+	d.Email = to
+	msg, err := mail.Render(template, to, d)
+	if err != nil {
+		return err
+	}
+	return mail.Enqueue(ctx, tx, msg, template)
+}
+
 func humanDuration(d time.Duration) string {
 	switch {
 	case d >= 48*time.Hour:
@@ -303,7 +313,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	return s.db.System(ctx, func(tx pgx.Tx) error {
+	err = s.db.System(ctx, func(tx pgx.Tx) error {
 		u, _, err := s.consume(ctx, tx, purposeReset, token)
 		if err != nil {
 			return err
@@ -318,9 +328,15 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		if _, err := tx.Exec(ctx, qSessionsRevokeUser, u.ID, now, reasonPasswordReset); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, qNotify, "user:"+u.ID)
-		return err
+		if _, err = tx.Exec(ctx, qNotify, "user:"+u.ID); err != nil {
+			return err
+		}
+		return sendNotice(ctx, tx, mail.TemplatePasswordChanged, u.Email, mail.Data{})
 	})
+	if err == nil {
+		s.kickMail()
+	}
+	return err
 }
 
 // MagicLogin uses a magic link and opens a session.
@@ -396,8 +412,12 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*User, 
 			}
 			return err
 		}
+		oldEmail := u.Email
 		u.Email, u.EmailVerifiedAt = email, &now
-		return nil
+		return sendNotice(ctx, tx, mail.TemplateEmailChanged, oldEmail, mail.Data{NewEmail: email})
 	})
+	if err == nil {
+		s.kickMail()
+	}
 	return u, err
 }

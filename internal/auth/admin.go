@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/db"
 )
 
 var qUserDeleteByEmail = q("user_delete_by_email")
@@ -78,8 +79,16 @@ func (s *Service) ListUsers(ctx context.Context, search string, limit, offset in
 	return out, err
 }
 
-func (s *Service) userForAdmin(ctx context.Context, tx pgx.Tx, email string) (*User, error) {
-	email, err := NormalizeEmail(email)
+// userForAdmin finds a user by id (a uuid) or by email.
+func (s *Service) userForAdmin(ctx context.Context, tx pgx.Tx, ref string) (*User, error) {
+	if isUUID(ref) {
+		u, err := scanUser(tx.QueryRow(ctx, qUserByID, ref))
+		if db.IsNoRows(err) {
+			return nil, apierror.NotFound("no user with id " + ref)
+		}
+		return u, err
+	}
+	email, err := NormalizeEmail(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +99,8 @@ func (s *Service) userForAdmin(ctx context.Context, tx pgx.Tx, email string) (*U
 	return u, err
 }
 
-// DeleteUser deletes an account (its sessions and identities go with it).
+// DeleteUser deletes an account, by id or email (its sessions and
+// identities go with it).
 func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	return s.db.System(ctx, func(tx pgx.Tx) error {
 		u, err := s.userForAdmin(ctx, tx, email)

@@ -73,7 +73,13 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		http:     opt.HTTPClient,
 	}
 	if s.issuer == "" {
-		s.issuer = s.pubURL
+		// All instances behind one public URL share one issuer. Without a
+		// configured public_url the default URL holds each instance's own
+		// port, so the issuer falls back to a constant instead.
+		s.issuer = "ayb"
+		if cfg.Server.PublicURL != "" {
+			s.issuer = s.pubURL
+		}
 	}
 	if s.audience == "" {
 		s.audience = "authenticated"
@@ -238,12 +244,13 @@ func (s *Service) kickMail() {
 	}
 }
 
-// Sweep deletes throttle windows that ended long ago; the server calls it
-// now and then.
+// Sweep deletes throttle windows, sessions, links and OAuth flows that
+// ended more than a day ago (reuse detection only needs the chains of live
+// sessions); the server calls it hourly.
 func (s *Service) Sweep(ctx context.Context) {
 	_, err := s.db.Pool.Exec(ctx, qThrottleSweep, s.now().Add(-24*time.Hour-s.cfg.ThrottleWindow.Duration))
 	if err == nil {
-		_, err = s.db.Pool.Exec(ctx, qOAuthFlowSweep, s.now().Add(-time.Hour))
+		_, err = s.db.Pool.Exec(ctx, qSweepEnded, s.now().Add(-24*time.Hour))
 	}
 	if err != nil && ctx.Err() == nil {
 		slog.Warn("auth: sweep", "err", err)

@@ -127,6 +127,11 @@ func TestPasswordReset(t *testing.T) {
 	require.Equal(t, 401, e.do("POST", "/api/auth/refresh", "", map[string]any{"refresh_token": other.str("refresh_token")}).Status)
 	require.Equal(t, 401, e.do("POST", "/api/auth/login", "", map[string]any{"email": "cy@example.com", "password": pw}).Status)
 	e.login("cy@example.com", "a brand new secret")
+	for i := 0; ; i++ {
+		if strings.Contains(e.mail.waitFor(t, "cy@example.com", i).Body, "Your password was changed") {
+			break
+		}
+	}
 
 	again := e.postForm("/api/auth/reset/form", url.Values{"token": {token}, "password": {"another new secret"}})
 	require.Equal(t, 400, again.Status)
@@ -190,6 +195,14 @@ func TestEmailChange(t *testing.T) {
 	me := e.do("GET", "/api/auth/me", tok, nil)
 	require.Equal(t, "ed.new@example.com", me.str("email"))
 	require.NotNil(t, me.JSON["email_verified_at"])
+	// The old address is told.
+	var notice received
+	for i := 0; ; i++ {
+		if notice = e.mail.waitFor(t, "ed@example.com", i); strings.Contains(notice.Body, "Your email address was changed") {
+			break
+		}
+	}
+	require.Contains(t, notice.Body, "now uses ed.new@example.com")
 	e.login("ed.new@example.com", pw)
 }
 
@@ -298,4 +311,54 @@ func sessionList(t *testing.T, r resp) []map[string]any {
 	var out []map[string]any
 	require.NoError(t, jsonUnmarshal(r.Body, &out))
 	return out
+}
+
+// With auth.require_verified_email, register gives no session and login
+// waits for the link; the JSON endpoints apps use work like the links.
+func TestRequireVerifiedAndJSONLinkEndpoints(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *config.Config) { c.Auth.RequireVerified = true; c.Auth.MagicLinkEnabled = false })
+	r := e.do("POST", "/api/auth/register", "", map[string]any{"email": "rv@example.com", "password": pw})
+	require.Equal(t, 201, r.Status, string(r.Body))
+	require.Empty(t, r.str("access_token"))
+	require.Equal(t, true, r.JSON["confirmation_sent"])
+	l := e.do("POST", "/api/auth/login", "", map[string]any{"email": "rv@example.com", "password": pw})
+	require.Equal(t, 403, l.Status)
+	require.Equal(t, "email_not_verified", l.str("code"))
+	require.Equal(t, 200, e.do("GET", link(t, e.mail.waitFor(t, "rv@example.com", 0)), "", nil).Status)
+	e.login("rv@example.com", pw)
+
+	require.Equal(t, 403, e.do("POST", "/api/auth/magic-link", "", map[string]any{"email": "rv@example.com"}).Status, "magic links are off")
+
+	// Reset through the JSON endpoint.
+	require.Equal(t, 200, e.do("POST", "/api/auth/reset", "", map[string]any{"email": "rv@example.com"}).Status)
+	var token string
+	for i := 0; ; i++ {
+		m := e.mail.waitFor(t, "rv@example.com", i)
+		if strings.Contains(m.Body, "Reset your password") {
+			u, err := url.Parse(link(t, m))
+			require.NoError(t, err)
+			token = u.Query().Get("token")
+			break
+		}
+	}
+	require.Equal(t, 400, e.do("POST", "/api/auth/reset/confirm", "", map[string]any{"token": token, "password": "qwerty123"}).Status)
+	require.Equal(t, 204, e.do("POST", "/api/auth/reset/confirm", "", map[string]any{"token": token, "password": "json reset password"}).Status)
+	require.Equal(t, 400, e.do("POST", "/api/auth/reset/confirm", "", map[string]any{"token": token, "password": "json reset password 2"}).Status)
+	e.login("rv@example.com", "json reset password")
+}
+
+// Magic link through the JSON endpoint (apps that catch the link).
+func TestMagicLinkJSON(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	require.Equal(t, 200, e.do("POST", "/api/auth/magic-link", "", map[string]any{"email": "mj@example.com"}).Status)
+	u, err := url.Parse(link(t, e.mail.waitFor(t, "mj@example.com", 0)))
+	require.NoError(t, err)
+	tok := e.do("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": u.Query().Get("token")})
+	require.Equal(t, 200, tok.Status, string(tok.Body))
+	require.Equal(t, 200, e.do("GET", "/api/auth/me", tok.str("access_token"), nil).Status)
+	again := e.do("POST", "/api/auth/magic-link/verify", "", map[string]any{"token": u.Query().Get("token")})
+	require.Equal(t, 400, again.Status)
+	require.Equal(t, "invalid_link", again.str("code"))
 }

@@ -157,6 +157,17 @@ func TestBadInputWritesNothing(t *testing.T) {
 	require.Equal(t, 409, nfd.Status, string(nfd.Body))
 	e.login("zoe\u0308@EXAMPLE.com", pw)
 
+	// Authenticated endpoints: metacharacters are data, never SQL.
+	tok := nfc.str("access_token")
+	up := e.do("PATCH", "/api/auth/me", tok, map[string]any{"metadata": map[string]any{"n'; drop table ayb.users; --": "x' or '1'='1"}})
+	require.Equal(t, 200, up.Status, string(up.Body))
+	require.Equal(t, "x' or '1'='1", up.JSON["metadata"].(map[string]any)["n'; drop table ayb.users; --"])
+	require.Equal(t, 404, e.do("DELETE", "/api/auth/sessions/'%20or%201=1%20--", tok, nil).Status)
+	require.Equal(t, 400, e.do("PATCH", "/api/auth/me", tok, `{"metadata": "not an object"}`).Status)
+	require.Equal(t, 400, e.do("POST", "/api/auth/logout", tok, `{"scope": "everything'--"}`).Status)
+	require.Equal(t, 400, e.do("POST", "/api/auth/email", tok, map[string]any{"email": "a@b.c' --"}).Status)
+	require.Equal(t, 200, e.do("GET", "/api/auth/me", tok, nil).Status)
+
 	require.Equal(t, users+1, e.countRows("ayb.users"))
 	require.Equal(t, outbox+1, e.countRows("ayb.mail_outbox"))
 	require.Equal(t, sessions+2, e.countRows("ayb.sessions"))
@@ -174,3 +185,20 @@ func mustReq(t *testing.T, e *env, path, body, ct string) *http.Request {
 func splitDots(s string) []string { return strings.Split(s, ".") }
 
 func decodeSeg(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// Sweep removes what ended long ago and keeps live sessions.
+func TestSweep(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	live := e.register("sw@example.com", pw)
+	dead := e.login("sw@example.com", pw)
+	require.Equal(t, 204, e.do("POST", "/api/auth/logout", dead.str("access_token"), nil).Status)
+	e.clock.advance(49 * time.Hour)
+	e.svc.Sweep(context.Background())
+	var sessions, tokens int
+	require.NoError(t, e.db.Admin(t).QueryRow(context.Background(), "select (select count(*) from ayb.sessions), (select count(*) from ayb.one_time_tokens)").Scan(&sessions, &tokens))
+	require.Equal(t, 1, sessions)
+	require.Equal(t, 0, tokens, "the expired verification link is gone")
+	e.clock.advance(-49 * time.Hour)
+	require.Equal(t, 200, e.do("GET", "/api/auth/me", live.str("access_token"), nil).Status)
+}

@@ -134,10 +134,26 @@ func (s *Service) appURL(redirectTo string) string {
 	if base == "" {
 		base = s.cfg.SiteURL
 	}
-	if redirectTo != "" && base != "" && strings.HasPrefix(redirectTo, strings.TrimRight(base, "/")) {
+	if redirectTo != "" && base != "" && sameAppURL(base, redirectTo) {
 		return redirectTo
 	}
 	return base
+}
+
+// sameAppURL reports whether target is on base's scheme and host (exactly)
+// and under its path: https://app.example/ admits https://app.example/done
+// but never https://app.example.evil.test/ or //evil.test.
+func sameAppURL(base, target string) bool {
+	b, err1 := url.Parse(base)
+	t, err2 := url.Parse(target)
+	if err1 != nil || err2 != nil || t.User != nil || t.Opaque != "" {
+		return false
+	}
+	if !strings.EqualFold(b.Scheme, t.Scheme) || !strings.EqualFold(b.Host, t.Host) {
+		return false
+	}
+	prefix := strings.TrimRight(b.Path, "/") + "/"
+	return t.Path+"/" == prefix || strings.HasPrefix(t.Path, prefix)
 }
 
 // HandleOAuthStart: GET /api/auth/oauth/{provider}[?redirect_to=&flow=code].

@@ -10,6 +10,7 @@ import (
 	"github.com/aybhq/ayb/internal/apierror"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/mail"
 )
 
 // Session revocation reasons (the CHECK on ayb.sessions.revoked_reason).
@@ -74,52 +75,57 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 	if token == "" || len(token) > 128 {
 		return nil, apierror.New(apierror.CodeInvalidToken, "invalid refresh token")
 	}
-	h := hashToken(token)
-	var out *Tokens
-	reused := false
-	err := s.db.System(ctx, func(tx pgx.Tx) error {
-		now := s.now()
+	next := randomToken(32)
+	now := s.now()
+	var (
+		status string
+		sid    *string
+		rid    *int64
+		u      *User
+	)
+	// One statement in its own transaction: one round trip.
+	err := func() error {
+		row := s.db.Pool.QueryRow(ctx, qRefresh, hashToken(token), hashToken(next), now, s.cfg.RefreshTokenTTL.Duration.Seconds())
 		var (
-			rid  int64
-			sid  string
-			live bool
+			uid, email, hash           *string
+			meta                       []byte
+			admin                      *bool
+			verified, banned, cre, upd *time.Time
 		)
-		u, err := scanUser(tx.QueryRow(ctx, qRefreshConsume, h, now), &rid, &sid, &live)
-		if db.IsNoRows(err) {
-			var revoked string
-			err := tx.QueryRow(ctx, qRefreshReused, h, now).Scan(&revoked)
-			if err == nil {
-				reused = true
-				if _, err := tx.Exec(ctx, qNotify, "session:"+revoked); err != nil {
-					return err
-				}
-				return nil
-			}
-			if !db.IsNoRows(err) {
-				return err
-			}
-			return apierror.New(apierror.CodeInvalidToken, "invalid refresh token")
-		}
-		if err != nil {
+		if err := row.Scan(&status, &sid, &rid, &uid, &email, &hash, &verified, &meta, &admin, &banned, &cre, &upd); err != nil {
 			return err
 		}
-		if !live {
-			return apierror.New(apierror.CodeInvalidToken, "the session has ended").WithHint("sign in again")
+		if status != "ok" {
+			return nil
 		}
-		if _, err := tx.Exec(ctx, qSessionTouch, sid, now, now.Add(s.cfg.RefreshTokenTTL.Duration)); err != nil {
-			return err
+		u = &User{ID: *uid, Email: *email, EmailVerifiedAt: verified, IsAdmin: *admin, BannedAt: banned, CreatedAt: *cre, UpdatedAt: *upd}
+		if hash != nil {
+			u.passwordHash, u.HasPassword = *hash, true
 		}
-		out, err = s.issue(ctx, tx, u, sid, &rid, now)
-		return err
-	})
+		return json.Unmarshal(meta, &u.Metadata)
+	}()
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	switch status {
+	case "ok":
+	case "reused":
+		return nil, apierror.New(apierror.CodeInvalidToken, "this refresh token was already used; the session has been revoked").
+			WithHint("sign in again")
+	case "ended":
+		return nil, apierror.New(apierror.CodeInvalidToken, "the session has ended").WithHint("sign in again")
+	default:
+		return nil, apierror.New(apierror.CodeInvalidToken, "invalid refresh token")
+	}
+	access, exp, err := s.signAccess(u, *sid, now)
 	if err != nil {
 		return nil, err
 	}
-	if reused {
-		return nil, apierror.New(apierror.CodeInvalidToken, "this refresh token was already used; the session has been revoked").
-			WithHint("sign in again")
-	}
-	return out, nil
+	return &Tokens{
+		AccessToken: access, TokenType: "bearer",
+		ExpiresIn: int(s.cfg.AccessTokenTTL.Duration.Seconds()), ExpiresAt: exp.Unix(),
+		RefreshToken: next, User: u,
+	}, nil
 }
 
 // Logout ends the caller's session, or all of the user's sessions.
@@ -269,10 +275,16 @@ func (s *Service) ChangePassword(ctx context.Context, id identity.Identity, curr
 		if _, err := tx.Exec(ctx, qNotify, "user:"+u.ID); err != nil {
 			return err
 		}
+		if err := sendNotice(ctx, tx, mail.TemplatePasswordChanged, u.Email, mail.Data{}); err != nil {
+			return err
+		}
 		u.HasPassword = true
 		out, err = s.startSession(ctx, tx, u, "password", m)
 		return err
 	})
+	if err == nil {
+		s.kickMail()
+	}
 	return out, err
 }
 

@@ -106,8 +106,11 @@ func (s *Service) ParseAccess(ctx context.Context, raw string) (*AccessClaims, e
 // anonymous; a bad token, or one whose session has been revoked or expired
 // or whose user is banned, is a 401 — checked against the database on every
 // request, so logout, password change or reset, reuse of a refresh token and
-// a ban take effect on the very next request on every instance (the check
-// costs one index lookup; see tests/bench/auth.go).
+// a ban take effect on the very next request on every instance. Measured
+// (tests/bench/auth.go, 4 clients, 2 shared cores under load): 0.38 ms p50
+// and 3,600/s with the check vs 0.06 ms and 6,700/s for the signature alone;
+// a NOTIFY-invalidated cache would save that but lets a revoked token
+// through until the notification lands, so the check stays per request.
 func (s *Service) Authenticate(r *http.Request) (identity.Identity, error) {
 	raw := bearer(r)
 	if raw == "" {

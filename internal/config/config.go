@@ -70,7 +70,7 @@ type Log struct {
 }
 
 type Auth struct {
-	Issuer            string   `toml:"issuer" doc:"iss claim of access tokens (default: public_url)"`
+	Issuer            string   `toml:"issuer" doc:"iss claim of access tokens (default: server.public_url when set, else \"ayb\"); the same on every instance"`
 	Audience          string   `toml:"audience" doc:"aud claim of access tokens"`
 	AccessTokenTTL    Duration `toml:"access_token_ttl" doc:"lifetime of access tokens"`
 	RefreshTokenTTL   Duration `toml:"refresh_token_ttl" doc:"lifetime of a session without refresh"`
@@ -90,7 +90,7 @@ type Auth struct {
 	OAuthRedirectURL  string   `toml:"oauth_redirect_url" doc:"app URL an OAuth login redirects to with tokens in the fragment (default: site_url)"`
 	// OAuthProviders configures "sign in with": [auth.oauth_providers.google],
 	// [auth.oauth_providers.github], or any OIDC provider by issuer.
-	OAuthProviders map[string]OAuthProvider `toml:"oauth_providers" doc:"OAuth login providers by name (google, github, or any OIDC issuer)"`
+	OAuthProviders map[string]OAuthProvider `toml:"oauth_providers" secret:"true" doc:"OAuth login providers by name (google, github, or any OIDC issuer)"`
 }
 
 // OAuthProvider is one "sign in with" provider. Kind is google, github or
@@ -366,7 +366,7 @@ func (c Config) Entries() []Entry {
 	var out []Entry
 	for _, f := range fieldsOf(&c) {
 		val := render(f.v)
-		if f.secret && val != `""` {
+		if f.secret && val != `""` && val != "" {
 			val = mask(f.v.String())
 		}
 		out = append(out, Entry{Key: f.key, Env: f.env, Value: val, Doc: f.doc})

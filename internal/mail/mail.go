@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/aybhq/ayb/internal/config"
 )
@@ -38,23 +39,25 @@ func NewSender(cfg config.Mail) (Sender, error) {
 	return nil, fmt.Errorf("mail.backend %q: want log or smtp", cfg.Backend)
 }
 
-// LogSender prints the whole message to the log (development default).
+// LogSender prints the whole message, readable (not MIME-encoded, so links
+// can be clicked from a terminal), to W (default stderr). It is the
+// development default.
 type LogSender struct {
 	From string
-	// W, when set, receives the rendered message instead of the log.
-	W io.Writer
+	W    io.Writer
 }
 
-// Send logs m.
+// Send prints m.
 func (l LogSender) Send(ctx context.Context, m Message) error {
-	raw, err := Compose(l.From, m)
-	if err != nil {
+	if _, err := Compose(l.From, m); err != nil { // same address checks as smtp
 		return err
 	}
-	if l.W != nil {
-		_, err := l.W.Write(raw)
-		return err
+	w := l.W
+	if w == nil {
+		w = os.Stderr
 	}
-	slog.InfoContext(ctx, "mail (log backend)", "to", m.To, "subject", m.Subject, "message", string(raw))
-	return nil
+	slog.InfoContext(ctx, "mail (log backend)", "to", m.To, "subject", m.Subject)
+	_, err := fmt.Fprintf(w, "----- mail -----\nFrom: %s\nTo: %s\nSubject: %s\n\n%s\n----- html -----\n%s\n----- end of mail -----\n",
+		l.From, m.To, m.Subject, m.Text, m.HTML)
+	return err
 }

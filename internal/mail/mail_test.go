@@ -298,3 +298,14 @@ func TestOutbox(t *testing.T) {
 	require.NoError(t, d.Pool.QueryRow(ctx, "select count(*) from ayb.mail_outbox where sent_at is null").Scan(&unsent))
 	require.Equal(t, 0, unsent)
 }
+
+// The log backend prints the message readably, links intact.
+func TestLogSender(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	m, err := mail.Render(mail.TemplateMagicLink, "x@y.test", mail.Data{Email: "x@y.test", Link: "http://h.test/api/auth/magic-link/confirm?token=abc_DEF-123456789012345678901234567890", ExpiresIn: "10 minutes"})
+	require.NoError(t, err)
+	require.NoError(t, mail.LogSender{From: "AYB <a@b.test>", W: &b}.Send(context.Background(), m))
+	require.Contains(t, b.String(), "Subject: Your sign-in link")
+	require.Contains(t, b.String(), "http://h.test/api/auth/magic-link/confirm?token=abc_DEF-123456789012345678901234567890\n")
+}

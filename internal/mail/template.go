@@ -14,6 +14,10 @@ const (
 	TemplateReset       = "password_reset"
 	TemplateMagicLink   = "magic_link"
 	TemplateEmailChange = "email_change"
+	// Notices (no link): sent to the old address after an email change, and
+	// to the account after its password changes.
+	TemplateEmailChanged    = "email_changed"
+	TemplatePasswordChanged = "password_changed"
 )
 
 //go:embed templates
@@ -23,10 +27,12 @@ var (
 	textTemplates = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/*.txt"))
 	htmlTemplates = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
 	subjects      = map[string]string{
-		TemplateVerify:      "Confirm your email address",
-		TemplateReset:       "Reset your password",
-		TemplateMagicLink:   "Your sign-in link",
-		TemplateEmailChange: "Confirm your new email address",
+		TemplateVerify:          "Confirm your email address",
+		TemplateReset:           "Reset your password",
+		TemplateMagicLink:       "Your sign-in link",
+		TemplateEmailChange:     "Confirm your new email address",
+		TemplateEmailChanged:    "Your email address was changed",
+		TemplatePasswordChanged: "Your password was changed",
 	}
 )
 
@@ -38,7 +44,9 @@ type Data struct {
 	SiteName string
 	// ExpiresIn is human text ("1 hour").
 	ExpiresIn string
-	Vars      map[string]any
+	// NewEmail is the new address (email_changed).
+	NewEmail string
+	Vars     map[string]any
 }
 
 // Render is the one function that turns a template name and data into a

@@ -64,6 +64,7 @@ func (s *Server) routes() http.Handler {
 			r.Method(http.MethodPatch, "/api/auth/me", web.Handler(a.HandleUpdateMe))
 			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
 			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
+			r.Method(http.MethodGet, "/api/auth/identities", web.Handler(a.HandleIdentities))
 			// Account-changing endpoints: a scoped credential (API key,
 			// OAuth token) needs scope "full".
 			r.Group(func(r chi.Router) {
@@ -71,6 +72,7 @@ func (s *Server) routes() http.Handler {
 				r.Method(http.MethodDelete, "/api/auth/me", web.Handler(a.HandleDeleteMe))
 				r.Method(http.MethodPost, "/api/auth/password", web.Handler(a.HandleChangePassword))
 				r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
+				r.Method(http.MethodDelete, "/api/auth/identities/{provider}", web.Handler(a.HandleUnlinkIdentity))
 			})
 		}
 		// A user's own API keys (UserRoutes applies RequireFullScope).
@@ -107,6 +109,13 @@ func (s *Server) routes() http.Handler {
 			}
 			if s.apiKeys != nil {
 				r.Mount("/api-keys", s.apiKeys.AdminRoutes())
+			}
+			// Users: the same operations as `ayb users`.
+			if a := s.users; a != nil {
+				r.Method(http.MethodGet, "/users", web.Handler(a.HandleAdminListUsers))
+				r.Method(http.MethodPost, "/users", web.Handler(a.HandleAdminCreateUser))
+				r.Method(http.MethodPatch, "/users/{id}", web.Handler(a.HandleAdminUpdateUser))
+				r.Method(http.MethodDelete, "/users/{id}", web.Handler(a.HandleAdminDeleteUser))
 			}
 
 			// Jobs, schedules and materialized views.

@@ -1,13 +1,17 @@
 -- The auth tables in schema ayb are unreachable by anon and authenticated:
 -- no privilege on any of them, and reading or writing fails as each role.
 begin;
-select plan(48);
+select plan(50);
 
 select ok(not has_table_privilege(r, 'ayb.' || t, p), r || ' has no ' || p || ' on ayb.' || t)
   from unnest(array['anon', 'authenticated']) r,
        unnest(array['users', 'sessions', 'refresh_tokens', 'identities', 'one_time_tokens',
                     'signing_keys', 'oauth_flows', 'oauth_exchange_codes', 'auth_throttle', 'mail_outbox']) t,
        unnest(array['select', 'insert']) p;
+
+select ok(not has_function_privilege(r, 'ayb.auth_refresh(bytea, bytea, timestamptz, interval)', 'execute'),
+          r || ' cannot call ayb.auth_refresh')
+  from unnest(array['anon', 'authenticated']) r;
 
 set local role anon;
 select throws_ok('select * from ayb.signing_keys', '42501', null, 'anon cannot read signing keys');

@@ -1,1 +1,0 @@
-delete from ayb.oauth_flows where expires_at < $1
