@@ -144,7 +144,7 @@ func TestAppKeysThroughTheStack(t *testing.T) {
 
 	out, err := Run(t, t.TempDir(), nil, "admin", "create", "--email", "root@example.com", "--password", "an admin passphrase 42", "--database-url", d.AdminURL)
 	require.NoError(t, err, out)
-	out, err = Run(t, t.TempDir(), []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL, "AYB_SERVER_PUBLIC_URL=" + in.URL}, "admin", "login", "--email", "root@example.com", "--password", "an admin passphrase 42", "--database-url", d.URL)
+	out, err = Run(t, t.TempDir(), []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL}, "admin", "login", "--email", "root@example.com", "--password", "an admin passphrase 42", "--database-url", d.URL)
 	require.NoError(t, err, out)
 	var tok map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &tok), out)
