@@ -278,8 +278,28 @@ func (w *Worker) fetch(queue string, concurrency int) {
 			}()
 		}
 		if err == nil && len(jobs) == free {
+			// More jobs are likely waiting. Let slots free up before the
+			// next claim so it is a batch, not a trickle: every claim is a
+			// commit (a WAL flush), and a burst of 1-job claims made the
+			// burn-down fsync-bound on the loaded 2-core machine.
 			if w.opt.FetchCooldown > 0 {
 				time.Sleep(w.opt.FetchCooldown)
+			}
+			minBatch := max(1, concurrency/4)
+			if concurrency-len(inFlight) < minBatch {
+				wait := time.NewTimer(5 * time.Millisecond)
+			refill:
+				for concurrency-len(inFlight) < minBatch {
+					select {
+					case <-freed:
+					case <-wait.C:
+						break refill
+					case <-w.stopFetch:
+						wait.Stop()
+						return
+					}
+				}
+				wait.Stop()
 			}
 			continue
 		}

@@ -43,7 +43,9 @@ create index jobs_fetch_idx on ayb.jobs (queue, priority, scheduled_at, id)
 create index jobs_lease_idx on ayb.jobs (lease_until) where state = 'running';
 create index jobs_unique_key_idx on ayb.jobs (unique_key, created_at) where unique_key is not null;
 create index jobs_finalized_idx on ayb.jobs (finalized_at) where finalized_at is not null;
-create index jobs_kind_idx on ayb.jobs (kind, id);
+-- No index on kind or args: every index is written by both the claim and
+-- the completion update (state is in partial-index predicates, so no HOT
+-- update), and admin listing by kind can walk the primary key.
 
 -- Kinds the workers know. Built-ins are seeded here; the server adds the
 -- kinds it registers at start. Schedules must name a known kind.
