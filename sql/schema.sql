@@ -93,6 +93,447 @@ CREATE FUNCTION auth.uid() RETURNS uuid
   end
 $_$;
 
+CREATE FUNCTION ayb.api_keys_live_app() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.app_id is not null and new.revoked_at is null then
+    perform 1 from ayb.apps a where a.id = new.app_id and a.deleted_at is null for share;
+    if not found then
+      raise exception 'app % does not exist or was deleted', new.app_id using errcode = 'P0002';
+    end if;
+  end if;
+  return new;
+end
+$$;
+
+CREATE FUNCTION ayb.api_keys_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_table_name = 'api_keys' then
+    perform pg_notify('ayb_apikeys', 'key:' || coalesce(new.id, old.id)::text);
+  elsif tg_table_name = 'apps' then
+    perform pg_notify('ayb_apikeys', 'app:' || coalesce(new.id, old.id)::text);
+  elsif tg_table_name = 'users' then
+    perform pg_notify('ayb_apikeys', 'user:' || coalesce(new.id, old.id)::text);
+  end if;
+  return null;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_check_names(p_names text[], p_what text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  n text;
+begin
+  foreach n in array coalesce(p_names, '{}') loop
+    if n is null or n !~ '^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$' then
+      raise exception 'invalid % name %', p_what, coalesce(quote_literal(n), 'null')
+        using errcode = '22023', hint = 'use table or schema.table names';
+    end if;
+  end loop;
+  return array(select distinct x from unnest(coalesce(p_names, '{}')) x order by 1);
+end
+$_$;
+
+CREATE TABLE ayb.api_keys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    key_prefix text NOT NULL,
+    key_hash bytea NOT NULL,
+    kind text NOT NULL,
+    user_id uuid,
+    app_id uuid,
+    scope text NOT NULL,
+    allowed_tables text[] DEFAULT '{}'::text[] NOT NULL,
+    allowed_functions text[] DEFAULT '{}'::text[] NOT NULL,
+    rate_limit_requests integer,
+    rate_limit_window interval,
+    rate_limit_burst integer,
+    expires_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by uuid,
+    rotated_from uuid,
+    revoked_at timestamp with time zone,
+    revoked_by uuid,
+    revoked_reason text,
+    CONSTRAINT api_keys_allowed_functions_check CHECK ((array_position(allowed_functions, NULL::text) IS NULL)),
+    CONSTRAINT api_keys_allowed_tables_check CHECK ((array_position(allowed_tables, NULL::text) IS NULL)),
+    CONSTRAINT api_keys_key_hash_check CHECK ((length(key_hash) = 32)),
+    CONSTRAINT api_keys_key_prefix_check CHECK ((key_prefix ~ '^ayb_sk_[0-9A-Za-z]{8}$'::text)),
+    CONSTRAINT api_keys_kind_check CHECK ((kind = ANY (ARRAY['user'::text, 'service'::text]))),
+    CONSTRAINT api_keys_kind_user CHECK ((((kind = 'service'::text) AND (user_id IS NULL)) OR ((kind = 'user'::text) AND ((user_id IS NOT NULL) OR (revoked_at IS NOT NULL))))),
+    CONSTRAINT api_keys_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100))),
+    CONSTRAINT api_keys_rate_limit_burst_check CHECK (((rate_limit_burst >= 1) AND (rate_limit_burst <= 1000000000))),
+    CONSTRAINT api_keys_rate_limit_complete CHECK ((((rate_limit_requests IS NULL) = (rate_limit_window IS NULL)) AND ((rate_limit_burst IS NULL) OR (rate_limit_requests IS NOT NULL)))),
+    CONSTRAINT api_keys_rate_limit_requests_check CHECK (((rate_limit_requests >= 1) AND (rate_limit_requests <= 1000000000))),
+    CONSTRAINT api_keys_rate_limit_window_check CHECK (((rate_limit_window >= '00:00:01'::interval) AND (rate_limit_window <= '1 day'::interval))),
+    CONSTRAINT api_keys_revoked_reason CHECK (((revoked_at IS NULL) = (revoked_reason IS NULL))),
+    CONSTRAINT api_keys_revoked_reason_check CHECK ((revoked_reason = ANY (ARRAY['revoked'::text, 'rotated'::text, 'app_deleted'::text, 'user_deleted'::text]))),
+    CONSTRAINT api_keys_scope_check CHECK ((scope = ANY (ARRAY['read'::text, 'write'::text, 'full'::text])))
+);
+
+CREATE FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid DEFAULT NULL::uuid, p_allowed_tables text[] DEFAULT '{}'::text[], p_allowed_functions text[] DEFAULT '{}'::text[], p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid, p_rotated_from uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.api_keys;
+  a ayb.apps;
+begin
+  if p_name is null or length(btrim(p_name)) = 0 or length(btrim(p_name)) > 100 then
+    raise exception 'key name is required (at most 100 characters)' using errcode = '22023';
+  end if;
+  if p_scope is null or p_scope not in ('read', 'write', 'full') then
+    raise exception 'scope must be read, write or full, not %', coalesce(p_scope, 'null') using errcode = '22023';
+  end if;
+  if p_expires_at is not null and p_expires_at <= now() then
+    raise exception 'expires_at must be in the future' using errcode = '22023';
+  end if;
+  perform ayb.ratelimit_policy_check(p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst);
+  if p_as_user is not null then
+    if p_user_id is null then
+      raise exception 'only an admin may create a service key' using errcode = '42501';
+    end if;
+    if p_user_id <> p_as_user then
+      raise exception 'you may only create keys for yourself' using errcode = '42501';
+    end if;
+  end if;
+  if p_user_id is not null and not exists (select 1 from ayb.users u where u.id = p_user_id and u.banned_at is null) then
+    raise exception 'user % does not exist or is banned', p_user_id using errcode = '22023';
+  end if;
+  if p_app_id is not null then
+    select * into a from ayb.apps where id = p_app_id and deleted_at is null for share;
+    if not found then
+      raise exception 'app % not found', p_app_id using errcode = 'P0002';
+    end if;
+    if p_as_user is not null and a.owner_id is distinct from p_as_user then
+      raise exception 'only the app''s owner or an admin may create keys for app %', p_app_id using errcode = '42501';
+    end if;
+  end if;
+  insert into ayb.api_keys (name, key_prefix, key_hash, kind, user_id, app_id, scope, allowed_tables, allowed_functions,
+                            rate_limit_requests, rate_limit_window, rate_limit_burst, expires_at, created_by, rotated_from)
+  values (btrim(p_name), p_key_prefix, p_key_hash, case when p_user_id is null then 'service' else 'user' end,
+          p_user_id, p_app_id, p_scope, ayb.apikey_check_names(p_allowed_tables, 'table'),
+          ayb.apikey_check_names(p_allowed_functions, 'function'),
+          p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst, p_expires_at,
+          coalesce(p_actor, auth.uid()), p_rotated_from)
+  returning * into r;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update ayb.api_keys k
+     set last_used_at = coalesce(p_now, now())
+   where k.id = any (p_touch)
+     and (k.last_used_at is null or k.last_used_at < coalesce(p_now, now()) - interval '1 minute');
+
+  insert into ayb.app_usage as u (app_id, window_start, requests, rejected)
+  select c.app_id,
+         to_timestamp(floor(extract(epoch from coalesce(p_now, now()))
+                            / extract(epoch from coalesce(a.rate_limit_window, interval '1 minute')))
+                      * extract(epoch from coalesce(a.rate_limit_window, interval '1 minute'))),
+         sum(c.requests), sum(c.rejected)
+    from unnest(p_app_ids, p_requests, p_rejected) as c(app_id, requests, rejected)
+    join ayb.apps a on a.id = c.app_id
+   group by 1, 2
+  on conflict (app_id, window_start) do update
+     set requests = u.requests + excluded.requests,
+         rejected = u.rejected + excluded.rejected;
+$$;
+
+CREATE FUNCTION ayb.apikey_list(p_user_id uuid DEFAULT NULL::uuid, p_app_id uuid DEFAULT NULL::uuid, p_include_revoked boolean DEFAULT true) RETURNS SETOF ayb.api_keys
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select * from ayb.api_keys
+   where (p_user_id is null or user_id = p_user_id)
+     and (p_app_id is null or app_id = p_app_id)
+     and (p_include_revoked or revoked_at is null)
+   order by created_at desc, id
+$$;
+
+CREATE FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.api_keys;
+begin
+  update ayb.api_keys
+     set revoked_at = now(), revoked_by = coalesce(p_actor, auth.uid()), revoked_reason = 'revoked'
+   where id = p_id and revoked_at is null and (p_as_user is null or user_id = p_as_user)
+  returning * into r;
+  if not found then
+    select * into r from ayb.api_keys where id = p_id and (p_as_user is null or user_id = p_as_user);
+    if not found then
+      raise exception 'api key % not found', p_id using errcode = 'P0002';
+    end if;
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval DEFAULT NULL::interval, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  o ayb.api_keys;
+  r ayb.api_keys;
+  actor uuid := coalesce(p_actor, auth.uid());
+begin
+  select * into o from ayb.api_keys
+   where id = p_id and (p_as_user is null or user_id = p_as_user) for update;
+  if not found then
+    raise exception 'api key % not found', p_id using errcode = 'P0002';
+  end if;
+  if o.revoked_at is not null or (o.expires_at is not null and o.expires_at <= now()) then
+    raise exception 'api key % is revoked or expired; create a new key instead', p_id using errcode = '22023';
+  end if;
+  if p_grace is not null and (p_grace < interval '0' or p_grace > interval '30 days') then
+    raise exception 'grace must be between 0 and 30 days' using errcode = '22023';
+  end if;
+  -- Settings are copied, so the owner check for app keys is not repeated.
+  r := ayb.apikey_create(o.name, p_key_hash, p_key_prefix, o.user_id, o.scope, o.app_id,
+                         o.allowed_tables, o.allowed_functions, o.expires_at,
+                         o.rate_limit_requests, o.rate_limit_window, o.rate_limit_burst,
+                         actor, null, o.id);
+  if p_grace is null or p_grace = interval '0' then
+    update ayb.api_keys set revoked_at = now(), revoked_by = actor, revoked_reason = 'rotated' where id = o.id;
+  else
+    update ayb.api_keys set expires_at = least(coalesce(expires_at, 'infinity'), now() + p_grace) where id = o.id;
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer DEFAULT 1, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  k   record;
+  r   record;
+  now_ timestamptz := coalesce(p_now, clock_timestamp());
+begin
+  select kk.id, kk.rate_limit_requests as kreq, kk.rate_limit_window as kwin, kk.rate_limit_burst as kburst,
+         a.id as app_id, a.rate_limit_requests as areq, a.rate_limit_window as awin, a.rate_limit_burst as aburst
+    into k
+    from ayb.api_keys kk left join ayb.apps a on a.id = kk.app_id
+   where kk.id = p_key_id;
+  if not found then
+    raise exception 'api key % not found', p_key_id using errcode = 'P0002';
+  end if;
+  granted := p_count;
+  if k.kreq is not null then
+    r := ayb.ratelimit_take('key:' || k.id::text, k.kreq, k.kwin, k.kburst, p_count, now_);
+    granted := r.granted;
+    rate_limit := k.kreq; window_seconds := extract(epoch from k.kwin);
+    remaining := r.remaining; reset_after := r.reset_after; retry_after := r.retry_after;
+  end if;
+  if granted > 0 and k.areq is not null then
+    r := ayb.ratelimit_take('app:' || k.app_id::text, k.areq, k.awin, k.aburst, granted, now_);
+    granted := r.granted;
+    if remaining is null or r.remaining < remaining or r.granted = 0 then
+      rate_limit := k.areq; window_seconds := extract(epoch from k.awin);
+      remaining := r.remaining; reset_after := r.reset_after; retry_after := r.retry_after;
+    end if;
+  end if;
+end
+$$;
+
+CREATE FUNCTION ayb.app_check_name(p_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_name is null or length(btrim(p_name)) = 0 then
+    raise exception 'app name is required' using errcode = '22023';
+  end if;
+  if length(btrim(p_name)) > 100 then
+    raise exception 'app name is longer than 100 characters' using errcode = '22023';
+  end if;
+  return btrim(p_name);
+end
+$$;
+
+CREATE FUNCTION ayb.app_check_owner(p_owner_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_owner_id is not null and not exists (select 1 from ayb.users where id = p_owner_id) then
+    raise exception 'owner user % does not exist', p_owner_id using errcode = '22023';
+  end if;
+end
+$$;
+
+CREATE TABLE ayb.apps (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    owner_id uuid,
+    rate_limit_requests integer,
+    rate_limit_window interval,
+    rate_limit_burst integer,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by uuid,
+    CONSTRAINT apps_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT apps_name_check CHECK ((((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100)) AND (name = btrim(name)))),
+    CONSTRAINT apps_rate_limit_burst_check CHECK (((rate_limit_burst >= 1) AND (rate_limit_burst <= 1000000000))),
+    CONSTRAINT apps_rate_limit_complete CHECK ((((rate_limit_requests IS NULL) = (rate_limit_window IS NULL)) AND ((rate_limit_burst IS NULL) OR (rate_limit_requests IS NOT NULL)))),
+    CONSTRAINT apps_rate_limit_requests_check CHECK (((rate_limit_requests >= 1) AND (rate_limit_requests <= 1000000000))),
+    CONSTRAINT apps_rate_limit_window_check CHECK (((rate_limit_window >= '00:00:01'::interval) AND (rate_limit_window <= '1 day'::interval)))
+);
+
+CREATE FUNCTION ayb.app_create(p_name text, p_description text DEFAULT ''::text, p_owner_id uuid DEFAULT NULL::uuid, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_actor uuid DEFAULT NULL::uuid) RETURNS ayb.apps
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+begin
+  perform ayb.ratelimit_policy_check(p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst);
+  perform ayb.app_check_owner(p_owner_id);
+  if length(coalesce(p_description, '')) > 2000 then
+    raise exception 'app description is longer than 2000 characters' using errcode = '22023';
+  end if;
+  insert into ayb.apps (name, description, owner_id, rate_limit_requests, rate_limit_window, rate_limit_burst, created_by)
+  values (ayb.app_check_name(p_name), coalesce(p_description, ''), p_owner_id,
+          p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst, coalesce(p_actor, auth.uid()))
+  returning * into r;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_delete(p_id uuid, p_actor uuid DEFAULT NULL::uuid) RETURNS ayb.apps
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+  actor uuid := coalesce(p_actor, auth.uid());
+begin
+  perform 1 from ayb.apps where id = p_id and deleted_at is null for update;
+  if not found then
+    raise exception 'app % not found', p_id using errcode = 'P0002';
+  end if;
+  update ayb.api_keys
+     set revoked_at = now(), revoked_by = actor, revoked_reason = 'app_deleted'
+   where app_id = p_id and revoked_at is null;
+  update ayb.apps set deleted_at = now(), deleted_by = actor, updated_at = now()
+   where id = p_id
+  returning * into r;
+  delete from ayb.ratelimit_state where key = 'app:' || p_id::text;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_get(p_id uuid) RETURNS ayb.apps
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+begin
+  select * into r from ayb.apps where id = p_id;
+  if not found then
+    raise exception 'app % not found', p_id using errcode = 'P0002';
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_list(p_include_deleted boolean DEFAULT false) RETURNS SETOF ayb.apps
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select * from ayb.apps
+   where p_include_deleted or deleted_at is null
+   order by created_at, id
+$$;
+
+CREATE FUNCTION ayb.app_update(p_id uuid, p_name text DEFAULT NULL::text, p_description text DEFAULT NULL::text, p_owner_id uuid DEFAULT NULL::uuid, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_clear_owner boolean DEFAULT false, p_clear_rate_limit boolean DEFAULT false) RETURNS ayb.apps
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.apps;
+begin
+  select * into r from ayb.apps where id = p_id and deleted_at is null for update;
+  if not found then
+    raise exception 'app % not found', p_id using errcode = 'P0002';
+  end if;
+  if p_clear_rate_limit and (p_rate_limit_requests is not null or p_rate_limit_window is not null or p_rate_limit_burst is not null) then
+    raise exception 'give a rate limit or clear it, not both' using errcode = '22023';
+  end if;
+  if p_clear_owner and p_owner_id is not null then
+    raise exception 'give an owner or clear it, not both' using errcode = '22023';
+  end if;
+  if p_rate_limit_requests is not null or p_rate_limit_window is not null or p_rate_limit_burst is not null then
+    perform ayb.ratelimit_policy_check(p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst);
+    r.rate_limit_requests := p_rate_limit_requests;
+    r.rate_limit_window := p_rate_limit_window;
+    r.rate_limit_burst := p_rate_limit_burst;
+  elsif p_clear_rate_limit then
+    r.rate_limit_requests := null; r.rate_limit_window := null; r.rate_limit_burst := null;
+  end if;
+  if p_name is not null then
+    r.name := ayb.app_check_name(p_name);
+  end if;
+  if p_description is not null then
+    if length(p_description) > 2000 then
+      raise exception 'app description is longer than 2000 characters' using errcode = '22023';
+    end if;
+    r.description := p_description;
+  end if;
+  if p_owner_id is not null then
+    perform ayb.app_check_owner(p_owner_id);
+    r.owner_id := p_owner_id;
+  elsif p_clear_owner then
+    r.owner_id := null;
+  end if;
+  update ayb.apps
+     set name = r.name, description = r.description, owner_id = r.owner_id,
+         rate_limit_requests = r.rate_limit_requests, rate_limit_window = r.rate_limit_window,
+         rate_limit_burst = r.rate_limit_burst, updated_at = now()
+   where id = p_id
+  returning * into r;
+  -- A new policy starts from a full bucket.
+  delete from ayb.ratelimit_state where key = 'app:' || p_id::text;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(window_start timestamp with time zone, window_seconds double precision, requests bigint, rejected bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ayb.app_get(p_app_id);
+  return query
+    select u.window_start, extract(epoch from coalesce(a.rate_limit_window, interval '1 minute'))::double precision,
+           u.requests, u.rejected
+      from ayb.app_usage u join ayb.apps a on a.id = u.app_id
+     where u.app_id = p_app_id and u.window_start >= coalesce(p_since, now() - interval '1 day')
+     order by u.window_start desc;
+end
+$$;
+
 CREATE FUNCTION ayb.housekeeping_run(p_args jsonb DEFAULT '{}'::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(name text, removed bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -798,6 +1239,493 @@ begin
 end
 $$;
 
+CREATE FUNCTION ayb.ratelimit_policy_check(p_requests integer, p_window interval, p_burst integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_requests is null and p_window is null and p_burst is null then
+    return;
+  end if;
+  if p_requests is null or p_window is null then
+    raise exception 'a rate limit needs both requests and window' using errcode = '22023';
+  end if;
+  if p_requests < 1 or p_requests > 1000000000 then
+    raise exception 'rate limit requests must be between 1 and 1000000000, not %', p_requests using errcode = '22023';
+  end if;
+  if p_window < interval '1 second' or p_window > interval '1 day' then
+    raise exception 'rate limit window must be between 1 second and 1 day, not %', p_window using errcode = '22023';
+  end if;
+  if p_burst is not null and (p_burst < 1 or p_burst > 1000000000) then
+    raise exception 'rate limit burst must be between 1 and 1000000000, not %', p_burst using errcode = '22023';
+  end if;
+end
+$$;
+
+CREATE FUNCTION ayb.ratelimit_sweep(p_keep_usage interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  delete from ayb.ratelimit_state where tat < coalesce(p_now, now()) - interval '1 day';
+  delete from ayb.app_usage where window_start < coalesce(p_now, now()) - p_keep_usage;
+$$;
+
+CREATE FUNCTION ayb.ratelimit_take(p_key text, p_requests integer, p_window interval, p_burst integer DEFAULT NULL::integer, p_count integer DEFAULT 1, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT granted integer, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  now_    timestamptz := coalesce(p_now, clock_timestamp());
+  cap     integer := coalesce(p_burst, p_requests);
+  t       double precision;  -- seconds per token
+  tat_    timestamptz;
+  backlog double precision;  -- seconds of tokens spoken for
+begin
+  perform ayb.ratelimit_policy_check(p_requests, p_window, p_burst);
+  if p_key is null or p_count is null or p_count < 1 then
+    raise exception 'ratelimit_take needs a key and a positive count' using errcode = '22023';
+  end if;
+  t := extract(epoch from p_window) / p_requests;
+  -- 2 microseconds of slack absorb timestamptz rounding.
+  insert into ayb.ratelimit_state as s (key, tat, granted)
+  values (p_key, now_ + make_interval(secs => t * least(p_count, cap)), least(p_count, cap))
+  on conflict (key) do update
+     set granted = least(p_count, greatest(0, floor(
+                     (cap * t - greatest(0, extract(epoch from s.tat - now_)) + 0.000002) / t)))::integer,
+         tat = greatest(s.tat, now_) + make_interval(secs => t * least(p_count, greatest(0, floor(
+                     (cap * t - greatest(0, extract(epoch from s.tat - now_)) + 0.000002) / t))))
+  returning s.tat, s.granted into tat_, granted;
+  backlog := greatest(0, extract(epoch from tat_ - now_));
+  remaining := greatest(0, floor((cap * t - backlog + 0.000002) / t))::integer;
+  reset_after := backlog;
+  retry_after := case when granted = 0 then greatest(0, backlog - (cap - 1) * t) else 0 end;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_capture() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  newimg jsonb;
+  oldimg jsonb;
+  keyimg jsonb;
+begin
+  if coalesce(current_setting('ayb.realtime_xact', true), '') <> pg_current_xact_id()::text then
+    perform pg_advisory_xact_lock_shared(ayb.realtime_lock_base()
+      + coalesce(pg_sequence_last_value('ayb.realtime_event_id_seq'), 0));
+    perform set_config('ayb.realtime_xact', pg_current_xact_id()::text, true);
+    perform pg_notify('ayb_realtime', '');
+  end if;
+  if tg_op <> 'DELETE' then
+    newimg := to_jsonb(new);
+  end if;
+  if tg_op <> 'INSERT' then
+    oldimg := to_jsonb(old);
+  end if;
+  keyimg := coalesce(newimg, oldimg);
+  insert into ayb.realtime_events (tbl, op, pk, record, old_record)
+  values (tg_relid, lower(tg_op),
+          (select jsonb_object_agg(k, keyimg -> k) from unnest(tg_argv) as k),
+          newimg, oldimg);
+  return null;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[], p_images jsonb[], p_general boolean DEFAULT false, p_uids uuid[] DEFAULT NULL::uuid[]) RETURNS TABLE(claims_idx integer, image_idx integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  qual text;
+  fast text;
+  v_fp text;
+  fname text;
+  relname text;
+begin
+  if p_role not in ('anon', 'authenticated', 'service_role') then
+    raise exception 'realtime: refusing to check as role %', p_role using errcode = '22023';
+  end if;
+  -- Deparsing the policies on every call cost more than the check itself,
+  -- so the compiled forms are cached per session under a fingerprint of
+  -- everything they derive from.
+  v_fp := ayb.realtime_fingerprint(p_table, p_role);
+  if to_regclass('pg_temp.ayb_rt_plans') is null then
+    create temp table ayb_rt_plans (tbl oid, role text, fp text, qual text, fast text, primary key (tbl, role));
+  end if;
+  select pl.qual, pl.fast into qual, fast from pg_temp.ayb_rt_plans pl
+   where pl.tbl = p_table and pl.role = p_role and pl.fp = v_fp;
+  if not found then
+    qual := ayb.realtime_qual(p_table, p_role);
+    fast := ayb.realtime_fast_qual(p_table, p_role, qual);
+    insert into pg_temp.ayb_rt_plans values (p_table, p_role, v_fp, qual, fast)
+      on conflict (tbl, role) do update set fp = excluded.fp, qual = excluded.qual, fast = excluded.fast;
+  end if;
+  if p_general then
+    fast := null;
+  end if;
+  if qual = 'false' then
+    return;
+  end if;
+  if qual = 'true' then
+    return query select c, i from generate_subscripts(p_claims, 1) c, generate_subscripts(p_images, 1) i;
+    return;
+  end if;
+  select c.relname into relname from pg_catalog.pg_class c where c.oid = p_table;
+  if fast is not null then
+    -- Set-based: every claims set against every image in one statement.
+    fname := 'ayb_rtf_' || md5(p_table::oid::text || ':' || fast);
+    if to_regprocedure('pg_temp.' || fname || '(text,jsonb[],uuid[],jsonb[])') is null then
+      execute format($f$
+        create function pg_temp.%1$I(p_role text, p_claims jsonb[], p_uids uuid[], p_images jsonb[])
+          returns table (claims_idx integer, image_idx integer)
+          language plpgsql volatile
+        as $ayb_rt_body$
+        begin
+          perform set_config('role', p_role, true);
+          return query
+            select ayb_rt_s.ayb_rt_cord::integer, ayb_rt_u.ayb_rt_iord::integer
+              from unnest(p_claims, p_uids) with ordinality as ayb_rt_s(ayb_rt_claims, ayb_rt_uid, ayb_rt_cord)
+              cross join unnest(p_images) with ordinality as ayb_rt_u(ayb_rt_img, ayb_rt_iord)
+              cross join lateral jsonb_populate_record(null::%2$s, ayb_rt_u.ayb_rt_img) as %3$I
+             where %4$s;
+          perform set_config('role', 'none', true);
+        end
+        $ayb_rt_body$
+      $f$, fname, p_table, relname, fast);
+      execute format('grant execute on function pg_temp.%I(text, jsonb[], uuid[], jsonb[]) to public', fname);
+    end if;
+    -- auth.uid() of each claims set; the server passes them precomputed
+    -- (a regex per subscriber per call is this path's largest cost).
+    if p_uids is null then
+      select array_agg(case when (c::jsonb ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                            then (c::jsonb ->> 'sub')::uuid end order by o)
+        into p_uids from unnest(p_claims) with ordinality as x(c, o);
+    end if;
+    -- Claims are parsed only when the policy reads auth.jwt(): parsing
+    -- 1,000 claims objects costs more than checking them.
+    return query execute format('select * from pg_temp.%I($1, $2, $3, $4)', fname)
+      using p_role,
+            case when strpos(fast, 'ayb_rt_claims') > 0 then p_claims::jsonb[]
+                 else array_fill(null::jsonb, array[cardinality(p_claims)]) end,
+            p_uids, p_images;
+    return;
+  end if;
+  fname := 'ayb_rt_' || md5(p_table::oid::text || ':' || qual);
+  if to_regprocedure('pg_temp.' || fname || '(text,text[],jsonb[])') is null then
+    execute format($f$
+      create function pg_temp.%1$I(p_role text, p_claims text[], p_images jsonb[])
+        returns table (claims_idx integer, image_idx integer)
+        language plpgsql volatile
+      as $ayb_rt_body$
+      declare
+        i integer;
+        vis integer[];
+      begin
+        perform set_config('role', p_role, true);
+        for i in 1 .. coalesce(array_length(p_claims, 1), 0) loop
+          perform set_config('request.jwt.claims', p_claims[i], true);
+          select array_agg(ayb_rt_ord::integer) into vis
+            from unnest(p_images) with ordinality as ayb_rt_u(ayb_rt_img, ayb_rt_ord)
+            cross join lateral jsonb_populate_record(null::%2$s, ayb_rt_img) as %3$I
+           where %4$s;
+          claims_idx := i;
+          foreach image_idx in array coalesce(vis, '{}') loop
+            return next;
+          end loop;
+        end loop;
+        perform set_config('role', 'none', true);
+      end
+      $ayb_rt_body$
+    $f$, fname, p_table, relname, qual);
+    execute format('grant execute on function pg_temp.%I(text, text[], jsonb[]) to public', fname);
+  end if;
+  return query execute format('select * from pg_temp.%I($1, $2, $3)', fname) using p_role, p_claims, p_images;
+end
+$_$;
+
+CREATE FUNCTION ayb.realtime_columns(p_table regclass, p_role text) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(array_agg(a.attname::text order by a.attnum), '{}')
+    from pg_catalog.pg_attribute a
+   where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+     and has_column_privilege(p_role, p_table, a.attnum, 'SELECT')
+$$;
+
+CREATE FUNCTION ayb.realtime_disable(p_table regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  execute format('drop trigger if exists ayb_realtime on %s', p_table);
+  delete from ayb.realtime_tables where tbl = p_table;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_enable(p_table regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  cols text[];
+  rel record;
+begin
+  select c.relkind, n.nspname into rel
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where c.oid = p_table;
+  if rel.relkind not in ('r', 'p') then
+    raise exception 'realtime: % is not a table', p_table using errcode = '22023';
+  end if;
+  if rel.nspname in ('ayb', 'auth', 'pg_catalog', 'information_schema') then
+    raise exception 'realtime: % is a system table', p_table using errcode = '22023';
+  end if;
+  select array_agg(a.attname::text order by k.ord) into cols
+    from pg_catalog.pg_index i
+    cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+   where i.indrelid = p_table and i.indisprimary;
+  if cols is null then
+    raise exception 'realtime: % has no primary key', p_table using errcode = '22023',
+      hint = 'events name rows by their primary key; add one with alter table ... add primary key';
+  end if;
+  execute format('drop trigger if exists ayb_realtime on %s', p_table);
+  execute format('create trigger ayb_realtime after insert or update or delete on %s '
+                 'for each row execute function ayb.realtime_capture(%s)',
+                 p_table, (select string_agg(quote_literal(c), ', ') from unnest(cols) c));
+  insert into ayb.realtime_tables (tbl, pk_columns) values (p_table, cols)
+    on conflict (tbl) do update set pk_columns = excluded.pk_columns;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_fast_qual(p_table regclass, p_role text, p_qual text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  q text;
+begin
+  -- A sublink reading the table itself would apply its policies again
+  -- (pg_depend keeps no self-reference, so look at the text: relations in
+  -- the deparsed qual are schema-qualified).
+  if p_qual in ('true', 'false') or strpos(p_qual, p_table::text) > 0 then
+    return null;
+  end if;
+  if exists (
+    select 1
+      from pg_catalog.pg_policy p
+      join pg_catalog.pg_depend d on d.classid = 'pg_catalog.pg_policy'::regclass and d.objid = p.oid
+     where p.polrelid = p_table and p.polcmd in ('r', '*')
+       and (p.polroles = '{0}' or exists (
+             select 1 from unnest(p.polroles) pr where pg_has_role(p_role, pr, 'USAGE')))
+       and d.deptype = 'n'
+       and case d.refclassid
+         when 'pg_catalog.pg_class'::regclass then
+           d.refobjid = p_table and d.refobjsubid = 0
+           or (d.refobjid <> p_table and not exists (
+                 select 1 from pg_catalog.pg_class c
+                  where c.oid = d.refobjid and c.relkind in ('r', 'p') and not c.relrowsecurity))
+         when 'pg_catalog.pg_proc'::regclass then not exists (
+                 select 1 from pg_catalog.pg_proc f join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+                  where f.oid = d.refobjid
+                    and ((n.nspname = 'pg_catalog' and f.proname not in ('current_setting', 'set_config'))
+                      or (n.nspname = 'auth' and f.proname in ('uid', 'jwt') and f.pronargs = 0)))
+         when 'pg_catalog.pg_operator'::regclass then not exists (
+                 select 1 from pg_catalog.pg_operator o join pg_catalog.pg_namespace n on n.oid = o.oprnamespace
+                  where o.oid = d.refobjid and n.nspname = 'pg_catalog')
+         else false
+       end) then
+    return null;
+  end if;
+  q := replace(replace(p_qual, 'auth.uid()', 'ayb_rt_s.ayb_rt_uid'), 'auth.jwt()', 'ayb_rt_s.ayb_rt_claims');
+  if q like '%auth.%' or q like '%current\_setting%' then
+    return null;
+  end if;
+  return q;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select md5(concat_ws('|',
+    (select concat(c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl::text)
+       from pg_catalog.pg_class c where c.oid = p_table),
+    has_any_column_privilege(p_role, p_table, 'SELECT'),
+    (select concat(r.oid, r.rolbypassrls, r.rolsuper) from pg_catalog.pg_roles r where r.rolname = p_role),
+    (select string_agg(concat(p.oid, p.polpermissive, p.polcmd, p.polroles::text, p.polqual::text,
+                              (select string_agg(pg_has_role(p_role, pr, 'USAGE')::text, ',') from unnest(p.polroles) pr
+                                where pr <> 0)), ',' order by p.oid)
+       from pg_catalog.pg_policy p where p.polrelid = p_table),
+    (select string_agg(concat(d.refobjid, c2.relkind, c2.relrowsecurity, c2.relnamespace, c2.relname), ',' order by d.refobjid)
+       from pg_catalog.pg_policy p
+       join pg_catalog.pg_depend d on d.classid = 'pg_catalog.pg_policy'::regclass and d.objid = p.oid
+       join pg_catalog.pg_class c2 on d.refclassid = 'pg_catalog.pg_class'::regclass and c2.oid = d.refobjid
+      where p.polrelid = p_table)))
+$$;
+
+CREATE FUNCTION ayb.realtime_horizon() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  l bigint;
+  m bigint;
+begin
+  l := coalesce(pg_sequence_last_value('ayb.realtime_event_id_seq'), 0);
+  select min(((lk.classid::bigint << 32) | lk.objid::bigint) - ayb.realtime_lock_base())
+    into m
+    from pg_catalog.pg_locks lk
+   where lk.locktype = 'advisory' and lk.objsubid = 1
+     and lk.database = (select oid from pg_catalog.pg_database where datname = current_database())
+     and lk.classid::bigint between (ayb.realtime_lock_base() >> 32) and (ayb.realtime_lock_base() >> 32) + 65535;
+  return least(l, coalesce(m, l));
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_list() RETURNS TABLE(tbl text, pk_columns text[], enabled_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select t.tbl::text, t.pk_columns, t.enabled_at from ayb.realtime_tables t order by 1
+$$;
+
+CREATE FUNCTION ayb.realtime_lock_base() RETURNS bigint
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$ select x'4159000000000000'::bigint $$;
+
+CREATE FUNCTION ayb.realtime_prune(older_than interval, now timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  through bigint;
+  n bigint;
+begin
+  with d as (
+    delete from ayb.realtime_events
+     where created_at < now - older_than and id <= ayb.realtime_horizon()
+    returning id
+  )
+  select max(id), count(*) into through, n from d;
+  if through is not null then
+    update ayb.realtime_state set pruned_through = greatest(pruned_through, through);
+  end if;
+  return coalesce(n, 0);
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_pruned_through() RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$ select pruned_through from ayb.realtime_state $$;
+
+CREATE FUNCTION ayb.realtime_qual(p_table regclass, p_role text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  permissive text;
+  restrictive text;
+  rls boolean;
+  forced boolean;
+  owner oid;
+begin
+  if not has_any_column_privilege(p_role, p_table, 'SELECT') then
+    return 'false';
+  end if;
+  select c.relrowsecurity, c.relforcerowsecurity, c.relowner into rls, forced, owner
+    from pg_catalog.pg_class c where c.oid = p_table;
+  if not rls
+     or (select r.rolbypassrls or r.rolsuper from pg_catalog.pg_roles r where r.rolname = p_role)
+     or ((select r.oid from pg_catalog.pg_roles r where r.rolname = p_role) = owner and not forced) then
+    return 'true';
+  end if;
+  select string_agg('(' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'false') || ')', ' or ' order by p.polname)
+           filter (where p.polpermissive),
+         string_agg('(' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'false') || ')', ' and ' order by p.polname)
+           filter (where not p.polpermissive)
+    into permissive, restrictive
+    from pg_catalog.pg_policy p
+   where p.polrelid = p_table and p.polcmd in ('r', '*')
+     and (p.polroles = '{0}' or exists (
+           select 1 from unnest(p.polroles) pr where pg_has_role(p_role, pr, 'USAGE')));
+  if permissive is null then
+    return 'false';
+  end if;
+  return '(' || permissive || ')' || coalesce(' and (' || restrictive || ')', '');
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_read(p_after bigint, p_limit integer) RETURNS TABLE(id bigint, tbl text, op text, pk jsonb, record jsonb, old_record jsonb, created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  h bigint := ayb.realtime_horizon();
+begin
+  return query
+    select e.id, e.tbl::text, e.op, e.pk, e.record, e.old_record, e.created_at
+      from ayb.realtime_events e
+     where e.id > p_after and e.id <= h
+     order by e.id
+     limit p_limit;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_resolve(p_names text[], p_role text) RETURNS TABLE(name text, tbl text, enabled boolean, columns text[], pk_columns text[])
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  nm text;
+  rel regclass;
+begin
+  foreach nm in array p_names loop
+    rel := to_regclass(case when nm like '%.%' then nm else 'public.' || quote_ident(nm) end);
+    if rel is null then
+      rel := to_regclass(nm);
+    end if;
+    name := nm;
+    tbl := rel::text;
+    enabled := false;
+    columns := '{}';
+    pk_columns := '{}';
+    if rel is not null then
+      select true, t.pk_columns into enabled, pk_columns from ayb.realtime_tables t where t.tbl = rel;
+      enabled := coalesce(enabled, false);
+      pk_columns := coalesce(pk_columns, '{}');
+      columns := ayb.realtime_columns(rel, p_role);
+    end if;
+    return next;
+  end loop;
+end
+$$;
+
+CREATE FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) RETURNS TABLE(idx integer, record jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  cols text[];
+begin
+  select t.pk_columns into cols from ayb.realtime_tables t where t.tbl = p_table;
+  if cols is null then
+    return;
+  end if;
+  return query execute format(
+    'select k.ord::integer, to_jsonb(t) from unnest($1) with ordinality as k(pk, ord)
+       cross join lateral jsonb_populate_record(null::%1$s, k.pk) as kr
+       join %1$s as t on %2$s',
+    p_table,
+    (select string_agg(format('t.%1$I is not distinct from kr.%1$I', c), ' and ') from unnest(cols) c))
+    using p_pks;
+end
+$_$;
+
 CREATE FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
@@ -973,11 +1901,59 @@ begin
 end
 $$;
 
+CREATE FUNCTION ayb.schema_notify() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  perform pg_notify('ayb_schema', 'ddl');
+end
+$$;
+
+CREATE FUNCTION ayb.users_revoke_api_keys() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update ayb.api_keys
+     set revoked_at = now(), revoked_reason = 'user_deleted'
+   where user_id = old.id and revoked_at is null;
+  return old;
+end
+$$;
+
+CREATE UNLOGGED TABLE ayb.app_usage (
+    app_id uuid NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    requests bigint DEFAULT 0 NOT NULL,
+    rejected bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE ayb.auth_throttle (
+    key text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    hits integer NOT NULL,
+    CONSTRAINT auth_throttle_hits_check CHECK ((hits >= 0)),
+    CONSTRAINT auth_throttle_key_check CHECK ((length(key) <= 400))
+);
+
 CREATE TABLE ayb.housekeeping (
     name text NOT NULL,
     function regprocedure NOT NULL,
     "position" integer DEFAULT 100 NOT NULL,
     CONSTRAINT housekeeping_name_check CHECK ((name ~ '^[A-Za-z0-9_.:-]{1,64}$'::text))
+);
+
+CREATE TABLE ayb.identities (
+    provider text NOT NULL,
+    subject text NOT NULL,
+    user_id uuid NOT NULL,
+    email text,
+    email_verified boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT identities_provider_check CHECK ((provider ~ '^[a-z0-9_-]{1,64}$'::text)),
+    CONSTRAINT identities_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 255)))
 );
 
 CREATE TABLE ayb.job_kinds (
@@ -989,6 +1965,32 @@ CREATE TABLE ayb.job_kinds (
 
 ALTER TABLE ayb.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME ayb.jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE ayb.mail_outbox (
+    id bigint NOT NULL,
+    to_address text NOT NULL,
+    subject text NOT NULL,
+    text_body text NOT NULL,
+    html_body text DEFAULT ''::text NOT NULL,
+    template text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone,
+    sent_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    last_error text,
+    CONSTRAINT mail_outbox_to_address_check CHECK (((length(to_address) >= 3) AND (length(to_address) <= 320)))
+);
+
+ALTER TABLE ayb.mail_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ayb.mail_outbox_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -1014,8 +2016,134 @@ ALTER TABLE ayb.matviews ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE ayb.oauth_exchange_codes (
+    code_hash bytea NOT NULL,
+    session_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT oauth_exchange_codes_code_hash_check CHECK ((length(code_hash) = 32))
+);
+
+CREATE TABLE ayb.oauth_flows (
+    state_hash bytea NOT NULL,
+    provider text NOT NULL,
+    binding_hash bytea NOT NULL,
+    code_verifier text NOT NULL,
+    nonce text NOT NULL,
+    redirect_to text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT oauth_flows_binding_hash_check CHECK ((length(binding_hash) = 32)),
+    CONSTRAINT oauth_flows_state_hash_check CHECK ((length(state_hash) = 32))
+);
+
+CREATE TABLE ayb.one_time_tokens (
+    token_hash bytea NOT NULL,
+    user_id uuid NOT NULL,
+    purpose text NOT NULL,
+    email text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT one_time_tokens_check CHECK (((purpose = 'email_change'::text) = (email IS NOT NULL))),
+    CONSTRAINT one_time_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['verify_email'::text, 'password_reset'::text, 'magic_link'::text, 'email_change'::text]))),
+    CONSTRAINT one_time_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+CREATE UNLOGGED TABLE ayb.ratelimit_state (
+    key text NOT NULL,
+    tat timestamp with time zone NOT NULL,
+    granted integer NOT NULL
+);
+
+CREATE TABLE ayb.realtime_events (
+    id bigint NOT NULL,
+    tbl regclass NOT NULL,
+    op text NOT NULL,
+    pk jsonb NOT NULL,
+    record jsonb,
+    old_record jsonb,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT realtime_events_check CHECK (((op = 'delete'::text) = (record IS NULL))),
+    CONSTRAINT realtime_events_check1 CHECK (((op = 'insert'::text) = (old_record IS NULL))),
+    CONSTRAINT realtime_events_op_check CHECK ((op = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text]))),
+    CONSTRAINT realtime_events_pk_check CHECK ((jsonb_typeof(pk) = 'object'::text))
+);
+
+CREATE SEQUENCE ayb.realtime_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE ayb.realtime_event_id_seq OWNED BY ayb.realtime_events.id;
+
+CREATE TABLE ayb.realtime_state (
+    singleton boolean DEFAULT true NOT NULL,
+    pruned_through bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT realtime_state_singleton_check CHECK (singleton)
+);
+
+CREATE TABLE ayb.realtime_tables (
+    tbl regclass NOT NULL,
+    pk_columns text[] NOT NULL,
+    enabled_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT realtime_tables_pk_columns_check CHECK ((cardinality(pk_columns) > 0))
+);
+
+CREATE TABLE ayb.refresh_tokens (
+    id bigint NOT NULL,
+    session_id uuid NOT NULL,
+    token_hash bytea NOT NULL,
+    parent_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT refresh_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+ALTER TABLE ayb.refresh_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ayb.refresh_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE ayb.schema_version (
     version integer NOT NULL
+);
+
+CREATE TABLE ayb.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    aal text DEFAULT 'aal1'::text NOT NULL,
+    method text NOT NULL,
+    user_agent text DEFAULT ''::text NOT NULL,
+    ip text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    refreshed_at timestamp with time zone,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_reason text,
+    CONSTRAINT sessions_aal_check CHECK ((aal = ANY (ARRAY['aal1'::text, 'aal2'::text]))),
+    CONSTRAINT sessions_ip_check CHECK ((length(ip) <= 64)),
+    CONSTRAINT sessions_method_check CHECK ((method = ANY (ARRAY['password'::text, 'magic_link'::text, 'oauth'::text, 'admin'::text, 'cli'::text, 'password_reset'::text]))),
+    CONSTRAINT sessions_revoked_reason_check CHECK ((revoked_reason = ANY (ARRAY['logout'::text, 'logout_all'::text, 'password_change'::text, 'password_reset'::text, 'refresh_reuse'::text, 'ban'::text, 'revoked_by_user'::text, 'admin'::text]))),
+    CONSTRAINT sessions_user_agent_check CHECK ((length(user_agent) <= 512))
+);
+
+CREATE TABLE ayb.signing_keys (
+    kid text NOT NULL,
+    alg text NOT NULL,
+    private_key bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT signing_keys_alg_check CHECK ((alg = 'ES256'::text)),
+    CONSTRAINT signing_keys_kid_check CHECK (((length(kid) >= 8) AND (length(kid) <= 64)))
 );
 
 CREATE TABLE ayb.users (
@@ -1032,14 +2160,37 @@ CREATE TABLE ayb.users (
     CONSTRAINT users_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 );
 
+ALTER TABLE ONLY ayb.realtime_events ALTER COLUMN id SET DEFAULT nextval('ayb.realtime_event_id_seq'::regclass);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.app_usage
+    ADD CONSTRAINT app_usage_pkey PRIMARY KEY (app_id, window_start);
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.auth_throttle
+    ADD CONSTRAINT auth_throttle_pkey PRIMARY KEY (key);
+
 ALTER TABLE ONLY ayb.housekeeping
     ADD CONSTRAINT housekeeping_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY ayb.identities
+    ADD CONSTRAINT identities_pkey PRIMARY KEY (provider, subject);
 
 ALTER TABLE ONLY ayb.job_kinds
     ADD CONSTRAINT job_kinds_pkey PRIMARY KEY (kind);
 
 ALTER TABLE ONLY ayb.jobs
     ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.mail_outbox
+    ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY ayb.matview_refreshes
     ADD CONSTRAINT matview_refreshes_pkey PRIMARY KEY (id);
@@ -1050,11 +2201,54 @@ ALTER TABLE ONLY ayb.matviews
 ALTER TABLE ONLY ayb.matviews
     ADD CONSTRAINT matviews_schema_name_view_name_key UNIQUE (schema_name, view_name);
 
+ALTER TABLE ONLY ayb.oauth_exchange_codes
+    ADD CONSTRAINT oauth_exchange_codes_pkey PRIMARY KEY (code_hash);
+
+ALTER TABLE ONLY ayb.oauth_flows
+    ADD CONSTRAINT oauth_flows_pkey PRIMARY KEY (state_hash);
+
+ALTER TABLE ONLY ayb.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY ayb.ratelimit_state
+    ADD CONSTRAINT ratelimit_state_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY ayb.realtime_events
+    ADD CONSTRAINT realtime_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.realtime_state
+    ADD CONSTRAINT realtime_state_pkey PRIMARY KEY (singleton);
+
+ALTER TABLE ONLY ayb.realtime_tables
+    ADD CONSTRAINT realtime_tables_pkey PRIMARY KEY (tbl);
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
 ALTER TABLE ONLY ayb.schedules
     ADD CONSTRAINT schedules_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY ayb.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ayb.signing_keys
+    ADD CONSTRAINT signing_keys_pkey PRIMARY KEY (kid);
+
 ALTER TABLE ONLY ayb.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+CREATE INDEX api_keys_app_id_idx ON ayb.api_keys USING btree (app_id);
+
+CREATE INDEX api_keys_user_id_idx ON ayb.api_keys USING btree (user_id);
+
+CREATE UNIQUE INDEX apps_live_name_key ON ayb.apps USING btree (lower(name)) WHERE (deleted_at IS NULL);
+
+CREATE INDEX apps_owner_id_idx ON ayb.apps USING btree (owner_id);
+
+CREATE INDEX identities_user_id_idx ON ayb.identities USING btree (user_id);
 
 CREATE INDEX jobs_fetch_idx ON ayb.jobs USING btree (queue, priority, scheduled_at, id) WHERE (state = ANY (ARRAY['available'::ayb.job_state, 'scheduled'::ayb.job_state, 'retryable'::ayb.job_state]));
 
@@ -1064,17 +2258,79 @@ CREATE INDEX jobs_lease_idx ON ayb.jobs USING btree (lease_until) WHERE (state =
 
 CREATE INDEX jobs_unique_key_idx ON ayb.jobs USING btree (unique_key, created_at) WHERE (unique_key IS NOT NULL);
 
+CREATE INDEX mail_outbox_due_idx ON ayb.mail_outbox USING btree (next_attempt_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
+
 CREATE INDEX matview_refreshes_matview_idx ON ayb.matview_refreshes USING btree (matview_id, id DESC);
+
+CREATE INDEX one_time_tokens_user_idx ON ayb.one_time_tokens USING btree (user_id, purpose);
+
+CREATE INDEX realtime_events_created_at ON ayb.realtime_events USING btree (created_at);
+
+CREATE INDEX refresh_tokens_session_id_idx ON ayb.refresh_tokens USING btree (session_id);
 
 CREATE INDEX schedules_due_idx ON ayb.schedules USING btree (next_run_at) WHERE enabled;
 
+CREATE INDEX sessions_user_id_idx ON ayb.sessions USING btree (user_id) WHERE (revoked_at IS NULL);
+
 CREATE UNIQUE INDEX users_email_key ON ayb.users USING btree (lower(email));
+
+CREATE TRIGGER api_keys_live_app BEFORE INSERT OR UPDATE OF app_id, revoked_at ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_live_app();
+
+CREATE TRIGGER api_keys_notify AFTER DELETE OR UPDATE OF revoked_at, expires_at, scope, allowed_tables, allowed_functions, kind, user_id, app_id, rate_limit_requests, rate_limit_window, rate_limit_burst ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+
+CREATE TRIGGER apps_notify AFTER DELETE OR UPDATE ON ayb.apps FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+
+CREATE TRIGGER users_notify_api_keys AFTER DELETE OR UPDATE OF banned_at, email ON ayb.users FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+
+CREATE TRIGGER users_revoke_api_keys BEFORE DELETE ON ayb.users FOR EACH ROW EXECUTE FUNCTION ayb.users_revoke_api_keys();
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_app_id_fkey FOREIGN KEY (app_id) REFERENCES ayb.apps(id);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_revoked_by_fkey FOREIGN KEY (revoked_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_rotated_from_fkey FOREIGN KEY (rotated_from) REFERENCES ayb.api_keys(id);
+
+ALTER TABLE ONLY ayb.api_keys
+    ADD CONSTRAINT api_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_created_by_fkey FOREIGN KEY (created_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_deleted_by_fkey FOREIGN KEY (deleted_by) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.apps
+    ADD CONSTRAINT apps_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES ayb.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.identities
+    ADD CONSTRAINT identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY ayb.matview_refreshes
     ADD CONSTRAINT matview_refreshes_matview_id_fkey FOREIGN KEY (matview_id) REFERENCES ayb.matviews(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY ayb.oauth_exchange_codes
+    ADD CONSTRAINT oauth_exchange_codes_session_id_fkey FOREIGN KEY (session_id) REFERENCES ayb.sessions(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ayb.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES ayb.refresh_tokens(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY ayb.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES ayb.sessions(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY ayb.schedules
     ADD CONSTRAINT schedules_kind_fkey FOREIGN KEY (kind) REFERENCES ayb.job_kinds(kind) ON UPDATE CASCADE;
+
+ALTER TABLE ONLY ayb.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES ayb.users(id) ON DELETE CASCADE;
 
 GRANT USAGE ON SCHEMA auth TO anon;
 GRANT USAGE ON SCHEMA auth TO authenticated;
@@ -1129,6 +2385,71 @@ GRANT ALL ON FUNCTION auth.uid() TO anon;
 GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
 GRANT ALL ON FUNCTION auth.uid() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.api_keys_live_app() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.api_keys_live_app() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.api_keys_notify() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.api_keys_notify() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.apikey_check_names(p_names text[], p_what text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_check_names(p_names text[], p_what text) TO ayb_system;
+
+GRANT ALL ON TABLE ayb.api_keys TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.apikey_list(p_user_id uuid, p_app_id uuid, p_include_revoked boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_list(p_user_id uuid, p_app_id uuid, p_include_revoked boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_list(p_user_id uuid, p_app_id uuid, p_include_revoked boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.app_check_name(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_check_name(p_name text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.app_check_owner(p_owner_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_check_owner(p_owner_id uuid) TO ayb_system;
+
+GRANT ALL ON TABLE ayb.apps TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.app_create(p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_create(p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_create(p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_delete(p_id uuid, p_actor uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_delete(p_id uuid, p_actor uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_delete(p_id uuid, p_actor uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_get(p_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_get(p_id uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_get(p_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_list(p_include_deleted boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_list(p_include_deleted boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_list(p_include_deleted boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_clear_owner boolean, p_clear_rate_limit boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_clear_owner boolean, p_clear_rate_limit boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text, p_owner_id uuid, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_clear_owner boolean, p_clear_rate_limit boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.housekeeping_run(p_args jsonb, p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.housekeeping_run(p_args jsonb, p_now timestamp with time zone) TO ayb_system;
@@ -1243,6 +2564,73 @@ REVOKE ALL ON FUNCTION ayb.matview_update(p_view text, p_mode text, p_schedule t
 GRANT ALL ON FUNCTION ayb.matview_update(p_view text, p_mode text, p_schedule text, p_timezone text, p_refresh_on_change boolean, p_debounce interval) TO ayb_system;
 GRANT ALL ON FUNCTION ayb.matview_update(p_view text, p_mode text, p_schedule text, p_timezone text, p_refresh_on_change boolean, p_debounce interval) TO service_role;
 
+REVOKE ALL ON FUNCTION ayb.ratelimit_policy_check(p_requests integer, p_window interval, p_burst integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.ratelimit_policy_check(p_requests integer, p_window interval, p_burst integer) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.ratelimit_sweep(p_keep_usage interval, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.ratelimit_sweep(p_keep_usage interval, p_now timestamp with time zone) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.ratelimit_take(p_key text, p_requests integer, p_window interval, p_burst integer, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.ratelimit_take(p_key text, p_requests integer, p_window interval, p_burst integer, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_capture() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_capture() TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_capture() TO anon;
+GRANT ALL ON FUNCTION ayb.realtime_capture() TO authenticated;
+GRANT ALL ON FUNCTION ayb.realtime_capture() TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[], p_images jsonb[], p_general boolean, p_uids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[], p_images jsonb[], p_general boolean, p_uids uuid[]) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_columns(p_table regclass, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_columns(p_table regclass, p_role text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_disable(p_table regclass) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_disable(p_table regclass) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_disable(p_table regclass) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.realtime_enable(p_table regclass) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_enable(p_table regclass) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_enable(p_table regclass) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.realtime_fast_qual(p_table regclass, p_role text, p_qual text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_fast_qual(p_table regclass, p_role text, p_qual text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_horizon() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_horizon() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_list() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_list() TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_list() TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.realtime_lock_base() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_lock_base() TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_lock_base() TO anon;
+GRANT ALL ON FUNCTION ayb.realtime_lock_base() TO authenticated;
+GRANT ALL ON FUNCTION ayb.realtime_lock_base() TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.realtime_prune(older_than interval, now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_prune(older_than interval, now timestamp with time zone) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_prune(older_than interval, now timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.realtime_pruned_through() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_pruned_through() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_qual(p_table regclass, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_qual(p_table regclass, p_role text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_read(p_after bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_read(p_after bigint, p_limit integer) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_resolve(p_names text[], p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_resolve(p_names text[], p_role text) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) TO ayb_system;
+
 REVOKE ALL ON FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) TO ayb_system;
 GRANT ALL ON FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) TO service_role;
@@ -1277,17 +2665,57 @@ REVOKE ALL ON FUNCTION ayb.schedule_upsert(p_name text, p_cron text, p_kind text
 GRANT ALL ON FUNCTION ayb.schedule_upsert(p_name text, p_cron text, p_kind text, p_args jsonb, p_timezone text, p_queue text, p_priority integer, p_max_attempts integer, p_enabled boolean, p_catch_up boolean) TO ayb_system;
 GRANT ALL ON FUNCTION ayb.schedule_upsert(p_name text, p_cron text, p_kind text, p_args jsonb, p_timezone text, p_queue text, p_priority integer, p_max_attempts integer, p_enabled boolean, p_catch_up boolean) TO service_role;
 
+REVOKE ALL ON FUNCTION ayb.schema_notify() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.schema_notify() TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.users_revoke_api_keys() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.users_revoke_api_keys() TO ayb_system;
+
+GRANT ALL ON TABLE ayb.app_usage TO ayb_system;
+
+GRANT ALL ON TABLE ayb.auth_throttle TO ayb_system;
+
 GRANT ALL ON TABLE ayb.housekeeping TO ayb_system;
+
+GRANT ALL ON TABLE ayb.identities TO ayb_system;
 
 GRANT ALL ON TABLE ayb.job_kinds TO ayb_system;
 
 GRANT ALL ON SEQUENCE ayb.jobs_id_seq TO ayb_system;
 
+GRANT ALL ON TABLE ayb.mail_outbox TO ayb_system;
+
+GRANT ALL ON SEQUENCE ayb.mail_outbox_id_seq TO ayb_system;
+
 GRANT ALL ON SEQUENCE ayb.matview_refreshes_id_seq TO ayb_system;
 
 GRANT ALL ON SEQUENCE ayb.matviews_id_seq TO ayb_system;
 
+GRANT ALL ON TABLE ayb.oauth_exchange_codes TO ayb_system;
+
+GRANT ALL ON TABLE ayb.oauth_flows TO ayb_system;
+
+GRANT ALL ON TABLE ayb.one_time_tokens TO ayb_system;
+
+GRANT ALL ON TABLE ayb.ratelimit_state TO ayb_system;
+
+GRANT ALL ON TABLE ayb.realtime_events TO ayb_system;
+
+GRANT ALL ON SEQUENCE ayb.realtime_event_id_seq TO ayb_system;
+
+GRANT ALL ON TABLE ayb.realtime_state TO ayb_system;
+
+GRANT ALL ON TABLE ayb.realtime_tables TO ayb_system;
+
+GRANT ALL ON TABLE ayb.refresh_tokens TO ayb_system;
+
+GRANT ALL ON SEQUENCE ayb.refresh_tokens_id_seq TO ayb_system;
+
 GRANT SELECT ON TABLE ayb.schema_version TO ayb_system;
+
+GRANT ALL ON TABLE ayb.sessions TO ayb_system;
+
+GRANT ALL ON TABLE ayb.signing_keys TO ayb_system;
 
 GRANT ALL ON TABLE ayb.users TO ayb_system;
 
@@ -1310,3 +2738,9 @@ ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES
 ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE ayb_admin REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
+
+CREATE EVENT TRIGGER ayb_schema_ddl ON ddl_command_end
+   EXECUTE FUNCTION ayb.schema_notify();
+
+CREATE EVENT TRIGGER ayb_schema_drop ON sql_drop
+   EXECUTE FUNCTION ayb.schema_notify();

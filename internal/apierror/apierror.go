@@ -63,6 +63,18 @@ const (
 	CodeInternal          = "internal_error"
 	CodeUnavailable       = "service_unavailable"
 	CodeTimeout           = "timeout"
+
+	// Auth.
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeWeakPassword       = "weak_password"
+	CodeEmailNotVerified   = "email_not_verified"
+	CodeUserBanned         = "user_banned"
+	CodeInvalidLink        = "invalid_link"
+	CodeOAuthFailed        = "oauth_failed"
+	// API keys (package apikey): all 401.
+	CodeAPIKeyInvalid = "api_key_invalid"
+	CodeAPIKeyRevoked = "api_key_revoked"
+	CodeAPIKeyExpired = "api_key_expired"
 )
 
 // statusByCode is the one table from error code to HTTP status. SQLSTATEs are
@@ -85,6 +97,16 @@ var statusByCode = map[string]int{
 	CodeInternal:          http.StatusInternalServerError,
 	CodeUnavailable:       http.StatusServiceUnavailable,
 	CodeTimeout:           http.StatusGatewayTimeout,
+	CodeAPIKeyInvalid:     http.StatusUnauthorized,
+	CodeAPIKeyRevoked:     http.StatusUnauthorized,
+	CodeAPIKeyExpired:     http.StatusUnauthorized,
+
+	CodeInvalidCredentials: http.StatusUnauthorized,
+	CodeWeakPassword:       http.StatusBadRequest,
+	CodeEmailNotVerified:   http.StatusForbidden,
+	CodeUserBanned:         http.StatusForbidden,
+	CodeInvalidLink:        http.StatusBadRequest,
+	CodeOAuthFailed:        http.StatusBadRequest,
 
 	// SQLSTATEs
 	"23505": http.StatusConflict,   // unique_violation

@@ -11,8 +11,6 @@ import (
 	"github.com/aybhq/ayb/internal/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
-
 // TestJobsCLI drives `ayb jobs|schedules|matviews` against a real database
 // as an admin would, in table and --json form.
 func TestJobsCLI(t *testing.T) {

@@ -7,6 +7,10 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
+	"github.com/aybhq/ayb/internal/realtime"
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
 
@@ -22,12 +26,16 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := server.Listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	rt, err := Connect(ctx, cfg, true, progressPrinter)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil})
 	jobs, err := startJobs(ctx, cfg, rt)
 	if err != nil {
 		return err
@@ -35,6 +43,48 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	defer jobs.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	users, err := startAuth(runCtx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	cache, err := schema.New(runCtx, rt.DB, cfg.REST.Schemas)
+	if err != nil {
+		return err
+	}
+	go cache.Run(runCtx)
+	var rtSvc *realtime.Service
+	if cfg.Realtime.Enabled {
+		rtSvc, err = realtime.New(ctx, realtime.Options{
+			URL:                  rt.URL,
+			PoolSize:             cfg.Realtime.PoolSize,
+			Retention:            cfg.Realtime.Retention.Duration,
+			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
+			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
+			Buffer:               cfg.Realtime.Buffer,
+			Filters:              realtime.SchemaFilters{Cache: cache},
+			Sessions:             users,
+		})
+		if err != nil {
+			return err
+		}
+		defer rtSvc.Close()
+		go func() { _ = rtSvc.Run(runCtx) }()
+		// Streams never end by themselves: close them (with a resumable
+		// "close" event) as soon as shutdown starts, so it need not wait.
+		go func() { <-runCtx.Done(); rtSvc.Close() }()
+	}
+	keys := apikey.New(rt.DB, apikey.Options{})
+	keys.Start(runCtx)
+	srv := server.New(server.Options{
+		Config: cfg, DB: rt.DB, Version: Version,
+		// API keys first; every other credential (JWTs) goes to auth.
+		Authenticator: apikey.Authenticator{Keys: keys, Next: users},
+		Auth:          users,
+		Schema:        cache,
+		APIKeys:       keys,
+		Apps:          app.New(rt.DB),
+		Realtime:      rtSvc,
+	})
 	if rt.Cluster != nil {
 		go func() {
 			select {
@@ -45,7 +95,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}()
 	}
-	err = srv.Run(runCtx, func(addr string) {
+	err = srv.Serve(runCtx, ln, func(addr string) {
 		where := "managed PostgreSQL in " + cfg.Database.DataDir
 		if rt.Cluster == nil {
 			where = "external database"

@@ -49,7 +49,7 @@ func TestAdminHTTP(t *testing.T) {
 	b.d.Exec(t, "delete from ayb.schedules")
 
 	rows := []scenario{
-		{"anon is refused", "GET", "/api/admin/jobs", "", "", 403, []string{`"code":"forbidden"`}},
+		{"anon is refused", "GET", "/api/admin/jobs", "", "", 401, []string{`"code":"unauthorized"`}},
 		{"a user is refused", "POST", "/api/admin/jobs", `{"kind":"sql"}`, "user", 403, nil},
 		{"enqueue", "POST", "/api/admin/jobs", `{"kind":"report","args":{"n":1},"queue":"reports","priority":3}`, "admin", 201, []string{`"id":1`, `"duplicate":false`}},
 		{"enqueue unique", "POST", "/api/admin/jobs", `{"kind":"report","unique_key":"r1","delay":"1h"}`, "admin", 201, []string{`"id":2`}},
@@ -70,7 +70,7 @@ func TestAdminHTTP(t *testing.T) {
 		{"retry", "POST", "/api/admin/jobs/1/retry", "", "admin", 200, []string{`"state":"available"`}},
 		{"retry available", "POST", "/api/admin/jobs/1/retry", "", "admin", 409, nil},
 
-		{"schedules anon", "GET", "/api/admin/schedules", "", "", 403, nil},
+		{"schedules anon", "GET", "/api/admin/schedules", "", "", 401, nil},
 		{"create schedule", "POST", "/api/admin/schedules", `{"name":"nightly","cron":"30 2 * * *","timezone":"Europe/Berlin","kind":"housekeeping"}`, "admin", 201, []string{`"enabled":true`, `"timezone":"Europe/Berlin"`}},
 		{"create duplicate", "POST", "/api/admin/schedules", `{"name":"nightly","cron":"@daily","kind":"housekeeping"}`, "admin", 409, []string{"already exists"}},
 		{"bad cron", "POST", "/api/admin/schedules", `{"name":"b","cron":"* * *","kind":"housekeeping"}`, "admin", 400, []string{"5 fields"}},

@@ -100,7 +100,7 @@ func TestRegisterValidation(t *testing.T) {
 		code   string
 		msg    string
 	}{
-		{"not admin", map[string]any{"view": "sales_by_region"}, false, 403, "forbidden", "admin"},
+		{"not admin", map[string]any{"view": "sales_by_region"}, false, 401, "unauthorized", "admin"},
 		{"missing view", map[string]any{"view": "nope"}, true, 404, "PT404", "does not exist"},
 		{"a table is not a matview", map[string]any{"view": "sales"}, true, 404, "PT404", "does not exist"},
 		{"bad mode", map[string]any{"view": "sales_by_region", "mode": "fast"}, true, 400, "validation_failed", "standard or concurrent"},

@@ -1,0 +1,459 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Message is one change event as clients receive it (the SSE data line).
+type Message struct {
+	ID          int64          `json:"id,omitempty"`
+	Table       string         `json:"table"`
+	Op          string         `json:"op"`
+	PK          map[string]any `json:"pk"`
+	Record      map[string]any `json:"record,omitempty"`
+	OldRecord   map[string]any `json:"old_record,omitempty"`
+	CommittedAt *time.Time     `json:"committed_at,omitempty"`
+}
+
+// verdicts holds, for one table of one batch, which images each claims set
+// may see and which images each filter matches.
+type verdicts struct {
+	visible map[string][]bool // role+"\n"+claims -> per image
+	match   map[string][]bool // filter key -> per image ("" always matches)
+	columns map[string]map[string]bool
+}
+
+func claimsKey(role, claims string) string { return role + "\n" + claims }
+
+// view is one subscriber's verdicts for one table of a batch, looked up
+// once per batch so the per-event loop allocates nothing for events the
+// subscriber may not see.
+type view struct {
+	sn       snapshot
+	vis      []bool
+	match    []bool
+	filtered bool
+	cols     map[string]bool
+}
+
+func (w *view) sees(img int) bool {
+	if img < 0 || w.vis == nil || !w.vis[img] {
+		return false
+	}
+	if !w.filtered {
+		return true
+	}
+	return w.match != nil && w.match[img]
+}
+
+func (v *verdicts) view(sn snapshot, table string) *view {
+	return &view{sn: sn, vis: v.visible[claimsKey(sn.role, sn.claims)],
+		match: v.match[sn.sub.filterKey], filtered: sn.sub.filterKey != "",
+		cols: v.columns[sn.role+"\n"+table]}
+}
+
+// snapshot is a subscriber's identity and subscription for one table, read
+// once per batch (a token handover may change it between batches).
+type snapshot struct {
+	role, claims string
+	uid          *string
+	sub          *subscription
+	pos          int64
+}
+
+// deliver checks a batch of events (in id order) for subs and queues the
+// visible ones, plus leave events, to each subscriber.
+func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) {
+	byTable := map[string][]int{}
+	var tables []string
+	for i, e := range evs {
+		if _, ok := byTable[e.Table]; !ok {
+			tables = append(tables, e.Table)
+		}
+		byTable[e.Table] = append(byTable[e.Table], i)
+	}
+	snaps := make([]snapshot, len(subs))
+	for i, sub := range subs {
+		snaps[i] = sub.snapshot()
+	}
+	// image index per event: primary image (the new row, or the old one for
+	// a delete) and, for an update, the old row.
+	primary := make([]int, len(evs))
+	old := make([]int, len(evs))
+	keys := make([]string, len(evs))
+	perTable := map[string]*verdicts{}
+	for _, t := range tables {
+		var images [][]byte
+		for _, i := range byTable[t] {
+			e := evs[i]
+			keys[i] = pkKey(e.PK)
+			old[i] = -1
+			if e.Op == "delete" {
+				primary[i] = len(images)
+				images = append(images, e.rawOld)
+				continue
+			}
+			primary[i] = len(images)
+			images = append(images, e.rawRecord)
+			if e.Op == "update" {
+				old[i] = len(images)
+				images = append(images, e.rawOld)
+			}
+		}
+		var readers []snapshot
+		last := evs[byTable[t][len(byTable[t])-1]].ID
+		for i := range subs {
+			if sub, ok := subs[i].tables[t]; ok && snaps[i].pos < last {
+				sn := snaps[i]
+				sn.sub = sub
+				readers = append(readers, sn)
+			}
+		}
+		if len(readers) == 0 {
+			continue
+		}
+		v, err := s.judge(ctx, t, images, readers)
+		if err != nil {
+			// Fail closed: nobody sees what could not be checked.
+			slog.Error("realtime: visibility check failed; events withheld", "table", t, "err", err)
+			v = &verdicts{}
+		}
+		perTable[t] = v
+	}
+
+	changed := map[string]bool{}
+	for _, t := range tables {
+		changed[t] = true
+	}
+	views := map[string]*view{}
+	for i, sub := range subs {
+		clear(views)
+		for t, tsub := range sub.tables {
+			if v := perTable[t]; v != nil {
+				sn := snaps[i]
+				sn.sub = tsub
+				views[t] = v.view(sn, t)
+			}
+		}
+		for idx, e := range evs {
+			w := views[e.Table]
+			if w == nil || e.ID <= w.sn.pos {
+				continue
+			}
+			s.emit(sub, w, e, primary[idx], old[idx], keys[idx])
+			if sub.isClosed() {
+				break
+			}
+		}
+	}
+	// A change in one table (e.g. a membership table) may hide rows of
+	// another that subscribers were shown: re-check those rows.
+	s.recheck(ctx, subs, changed)
+}
+
+// emit queues what one event means for one subscriber.
+func (s *Service) emit(sub *subscriber, w *view, e event, primary, old int, key string) {
+	seesNew := w.sees(primary)
+	switch e.Op {
+	case "insert":
+		if !seesNew {
+			return
+		}
+		sub.sendEvent(w.message(e, e.Record, nil))
+		sub.markShown(w.sn.sub.table, key, e.PK)
+	case "update":
+		seesOld := w.sees(old)
+		if seesNew {
+			oldKey := key
+			var oldRec map[string]any
+			if seesOld {
+				oldRec = e.OldRecord
+			}
+			oldPK := pickPK(e.OldRecord, w.sn.sub.pkCols)
+			if oldKey = pkKey(oldPK); oldKey != key {
+				sub.unmarkShown(w.sn.sub.table, oldKey)
+			}
+			sub.sendEvent(w.message(e, e.Record, oldRec))
+			sub.markShown(w.sn.sub.table, key, e.PK)
+			return
+		}
+		oldPK := pickPK(e.OldRecord, w.sn.sub.pkCols)
+		oldKey := pkKey(oldPK)
+		if seesOld || sub.wasShown(w.sn.sub.table, oldKey) {
+			sub.sendLeave(w.sn.sub.name, project(oldPK, w.cols))
+			sub.unmarkShown(w.sn.sub.table, oldKey)
+		}
+	case "delete":
+		if seesNew {
+			sub.sendEvent(w.message(e, nil, e.OldRecord))
+		} else if sub.wasShown(w.sn.sub.table, key) {
+			sub.sendLeave(w.sn.sub.name, project(e.PK, w.cols))
+		}
+		sub.unmarkShown(w.sn.sub.table, key)
+	}
+}
+
+func (w *view) message(e event, rec, old map[string]any) Message {
+	at := e.CreatedAt
+	return Message{ID: e.ID, Table: w.sn.sub.name, Op: e.Op, PK: project(e.PK, w.cols),
+		Record: project(rec, w.cols), OldRecord: project(old, w.cols), CommittedAt: &at}
+}
+
+// judge runs the filters and the visibility check for one table's images.
+// One round trip per distinct filter and per role; within a role, each
+// distinct claims set is checked once (subscribers with identical claims
+// share the answer).
+func (s *Service) judge(ctx context.Context, table string, images [][]byte, readers []snapshot) (*verdicts, error) {
+	start := time.Now()
+	defer func() { s.judgeNanos.Add(int64(time.Since(start))); s.judgeCalls.Add(1) }()
+	v := &verdicts{visible: map[string][]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
+	imgs := make([]string, len(images))
+	for i, b := range images {
+		imgs[i] = string(b)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+
+	filters := map[string]*subscription{}
+	byRole := map[string][]string{}
+	uids := map[string][]*string{}
+	seen := map[string]bool{}
+	for _, r := range readers {
+		if r.sub.filterKey != "" {
+			filters[r.sub.filterKey] = r.sub
+		}
+		k := claimsKey(r.role, r.claims)
+		if !seen[k] {
+			seen[k] = true
+			byRole[r.role] = append(byRole[r.role], r.claims)
+			uids[r.role] = append(uids[r.role], r.uid)
+		}
+	}
+	for key, sub := range filters {
+		m, err := s.runFilter(ctx, conn.Conn(), table, sub.filter, imgs)
+		if err != nil {
+			return nil, err
+		}
+		v.match[key] = m
+	}
+	roles := make([]string, 0, len(byRole))
+	for r := range byRole {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	for _, role := range roles {
+		claims := byRole[role]
+		b := &pgx.Batch{}
+		b.Queue(qColumns, table, role)
+		b.Queue(qCheck, table, role, claims, imgs, uids[role])
+		br := conn.SendBatch(ctx, b)
+		var cols []string
+		if err := br.QueryRow().Scan(&cols); err != nil {
+			br.Close()
+			return nil, err
+		}
+		cm := make(map[string]bool, len(cols))
+		for _, c := range cols {
+			cm[c] = true
+		}
+		v.columns[role+"\n"+table] = cm
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return nil, err
+		}
+		vis := make([][]bool, len(claims))
+		for i := range vis {
+			vis[i] = make([]bool, len(imgs))
+		}
+		var ci, ii int32
+		_, err = pgx.ForEachRow(rows, []any{&ci, &ii}, func() error {
+			vis[ci-1][ii-1] = true
+			return nil
+		})
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.checks.Add(int64(len(claims) * len(imgs)))
+		for i, c := range claims {
+			v.visible[claimsKey(role, c)] = vis[i]
+		}
+	}
+	return v, nil
+}
+
+func (s *Service) runFilter(ctx context.Context, conn *pgx.Conn, table string, f *CompiledFilter, imgs []string) ([]bool, error) {
+	q := strings.NewReplacer("__TABLE__", table, "__ALIAS__", filterAlias, "__FILTER__", f.SQL).Replace(qFilterTemplate)
+	args := append([]any{imgs}, f.Args...)
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	m := make([]bool, len(imgs))
+	var i int32
+	_, err = pgx.ForEachRow(rows, []any{&i}, func() error {
+		m[i-1] = true
+		return nil
+	})
+	return m, err
+}
+
+// filterAlias is the name compiled filters qualify columns with.
+const filterAlias = "ayb_rt_row"
+
+// recheck re-evaluates rows subscribers were shown in tables other than the
+// ones that just changed, and sends leave for those they may no longer see.
+func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[string]bool) {
+	type need struct {
+		keys   map[string]map[string]any
+		owners []snapshotOwner
+	}
+	needs := map[string]*need{}
+	for _, sub := range subs {
+		if sub.isClosed() {
+			continue
+		}
+		for table := range sub.tables {
+			other := false
+			for t := range changed {
+				if t != table {
+					other = true
+				}
+			}
+			if !other {
+				continue
+			}
+			shown := sub.shownIn(table)
+			if len(shown) == 0 {
+				continue
+			}
+			n := needs[table]
+			if n == nil {
+				n = &need{keys: map[string]map[string]any{}}
+				needs[table] = n
+			}
+			for k, pk := range shown {
+				n.keys[k] = pk
+			}
+			n.owners = append(n.owners, snapshotOwner{sub: sub, shown: shown})
+		}
+	}
+	for table, n := range needs {
+		keys := make([]string, 0, len(n.keys))
+		pks := make([]string, 0, len(n.keys))
+		for k, pk := range n.keys {
+			b, _ := json.Marshal(pk)
+			keys = append(keys, k)
+			pks = append(pks, string(b))
+		}
+		imgByKey, err := s.currentRows(ctx, table, keys, pks)
+		if err != nil {
+			slog.Error("realtime: re-read shown rows", "table", table, "err", err)
+			continue
+		}
+		var images [][]byte
+		imgIdx := map[string]int{}
+		for k, b := range imgByKey {
+			imgIdx[k] = len(images)
+			images = append(images, b)
+		}
+		var readers []snapshot
+		for _, o := range n.owners {
+			if sn, ok := o.sub.snapshotFor(table); ok {
+				sn.sub = &subscription{table: sn.sub.table, name: sn.sub.name, pkCols: sn.sub.pkCols}
+				readers = append(readers, sn)
+			}
+		}
+		v := &verdicts{}
+		if len(images) > 0 && len(readers) > 0 {
+			v, err = s.judge(ctx, table, images, readers)
+			if err != nil {
+				slog.Error("realtime: re-check shown rows", "table", table, "err", err)
+				continue
+			}
+		}
+		for _, o := range n.owners {
+			sn, ok := o.sub.snapshotFor(table)
+			if !ok {
+				continue
+			}
+			sn.sub = &subscription{table: sn.sub.table, name: sn.sub.name}
+			cols := v.columns[sn.role+"\n"+table]
+			ks := make([]string, 0, len(o.shown))
+			for k := range o.shown {
+				ks = append(ks, k)
+			}
+			sort.Strings(ks)
+			for _, k := range ks {
+				i, ok := imgIdx[k]
+				if !ok || !v.view(sn, table).sees(i) {
+					o.sub.sendLeave(sn.sub.name, project(o.shown[k], cols))
+					o.sub.unmarkShown(table, k)
+				}
+			}
+		}
+	}
+}
+
+type snapshotOwner struct {
+	sub   *subscriber
+	shown map[string]map[string]any
+}
+
+// currentRows re-reads rows by primary key as the server; missing rows are
+// absent from the result.
+func (s *Service) currentRows(ctx context.Context, table string, keys, pks []string) (map[string][]byte, error) {
+	rows, err := s.pool.Query(ctx, qRows, table, pks)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	var i int32
+	var rec []byte
+	_, err = pgx.ForEachRow(rows, []any{&i, &rec}, func() error {
+		out[keys[i-1]] = append([]byte(nil), rec...)
+		return nil
+	})
+	return out, err
+}
+
+// project keeps the columns the role may select.
+func project(m map[string]any, cols map[string]bool) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if cols[k] {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func pickPK(m map[string]any, cols []string) map[string]any {
+	out := make(map[string]any, len(cols))
+	for _, c := range cols {
+		out[c] = m[c]
+	}
+	return out
+}
+
+// pkKey is a canonical string for a primary key (json.Marshal sorts keys).
+func pkKey(pk map[string]any) string {
+	b, _ := json.Marshal(pk)
+	return string(b)
+}

@@ -1,0 +1,1 @@
+select ayb.realtime_columns($1::regclass, $2)

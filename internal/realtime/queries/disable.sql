@@ -1,0 +1,1 @@
+select ayb.realtime_disable($1::text::regclass)

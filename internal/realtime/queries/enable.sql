@@ -1,0 +1,1 @@
+select ayb.realtime_enable($1::text::regclass)

@@ -1,0 +1,1 @@
+select ayb.realtime_prune($1::interval)

@@ -1,0 +1,1 @@
+select ayb.realtime_pruned_through()

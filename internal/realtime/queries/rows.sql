@@ -1,0 +1,1 @@
+select idx, record from ayb.realtime_rows($1::regclass, $2)

@@ -1,0 +1,476 @@
+// Package realtime streams row changes to clients over Server-Sent Events,
+// obeying every SELECT policy and column grant of the subscriber.
+//
+// Capture is in SQL (ayb.realtime_enable installs a row trigger that logs
+// each change, with its row images, to ayb.realtime_events and sends one
+// NOTIFY per transaction). Every AYB instance runs one Service: it LISTENs,
+// reads the log below the commit-safe horizon (ayb.realtime_horizon), checks
+// visibility for all of its subscribers in batches (ayb.realtime_check
+// evaluates the table's policies on the logged row image under each
+// subscriber's role and claims), and writes the visible events to its own
+// clients. Event ids are the log's ids, so a client resumes on any instance
+// with Last-Event-ID.
+package realtime
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/aybhq/ayb/internal/db"
+)
+
+// Channel is the NOTIFY channel the capture trigger signals (payload empty).
+const Channel = "ayb_realtime"
+
+var (
+	//go:embed queries/read.sql
+	qRead string
+	//go:embed queries/horizon.sql
+	qHorizon string
+	//go:embed queries/pruned_through.sql
+	qPrunedThrough string
+	//go:embed queries/prune.sql
+	qPrune string
+	//go:embed queries/resolve.sql
+	qResolve string
+	//go:embed queries/columns.sql
+	qColumns string
+	//go:embed queries/check.sql
+	qCheck string
+	//go:embed queries/rows.sql
+	qRows string
+	//go:embed queries/filter.sql
+	qFilterTemplate string
+	//go:embed queries/enable.sql
+	qEnable string
+	//go:embed queries/disable.sql
+	qDisable string
+	//go:embed queries/list.sql
+	qList string
+)
+
+// FilterCompiler compiles a subscription filter, written in the REST filter
+// grammar, into an SQL boolean expression over one row of a table. The lead
+// wires internal/filter here.
+type FilterCompiler interface {
+	Compile(t FilterTable, filter string) (CompiledFilter, error)
+}
+
+// FilterTable is what a FilterCompiler needs to know about the table.
+type FilterTable struct {
+	// Name is the table as Postgres prints its regclass ("rows", "app.items").
+	Name string
+	// Alias is the quoted identifier the expression must qualify columns with.
+	Alias string
+	// Columns are the columns the subscriber may select (and so filter on).
+	Columns []string
+	// FirstParam is the number of the first placeholder the expression may
+	// use ($FirstParam, $FirstParam+1, ...).
+	FirstParam int
+}
+
+// CompiledFilter is a compiled filter: SQL with placeholders, their values
+// in order, and the columns it reads (each must be selectable).
+type CompiledFilter struct {
+	SQL     string
+	Args    []any
+	Columns []string
+}
+
+// SessionChecker reports whether a session is still live; a stream whose
+// session was revoked closes. The lead wires the auth package here.
+type SessionChecker interface {
+	SessionLive(ctx context.Context, sessionID string) (bool, error)
+}
+
+// Options configure a Service. Zero values take defaults.
+type Options struct {
+	// URL connects as the server's login role; the service opens its own
+	// small pool so visibility checks never take REST's connections.
+	URL string
+	// PoolSize is the checker pool size (default 3).
+	PoolSize int32
+	// Filters compiles subscription filters; nil refuses filters (400).
+	Filters FilterCompiler
+	// Sessions checks session liveness; nil skips revocation checks.
+	Sessions SessionChecker
+	// Retention is how long events stay replayable (default 1h).
+	Retention time.Duration
+	// PruneInterval is how often this instance prunes (default 1m; <0 never).
+	PruneInterval time.Duration
+	// Heartbeat is the SSE comment interval (default 15s).
+	Heartbeat time.Duration
+	// SessionCheckInterval is how often each stream re-checks its session
+	// (default 30s).
+	SessionCheckInterval time.Duration
+	// PollInterval bounds the wait between reads when no NOTIFY arrives
+	// (default 1s; covers writers that aborted after taking ids).
+	PollInterval time.Duration
+	// Buffer is how many frames a client may lag before it is disconnected
+	// with a resumable "slow_client" close (default 1024).
+	Buffer int
+	// MaxShown bounds how many row keys per stream are remembered for
+	// leave events (default 10,000).
+	MaxShown int
+	// BatchSize is the most events read and checked at once (default 500).
+	BatchSize int
+	// Coalesce is how long the reader waits after a signal before reading,
+	// so one check covers several transactions (default 20ms). Measured
+	// here (1,000 subscribers, membership policy, set-based path): a check
+	// costs ~9 ms fixed for 1,000 claims plus ~0.3 us per (claims, row)
+	// pair, so at 100 writes/s checking each commit alone would spend ~0.9 s
+	// of CPU per second; coalescing 20ms turns that into ~0.3 s.
+	Coalesce time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.PoolSize <= 0 {
+		o.PoolSize = 3
+	}
+	if o.Retention <= 0 {
+		o.Retention = time.Hour
+	}
+	if o.PruneInterval == 0 {
+		o.PruneInterval = time.Minute
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.SessionCheckInterval <= 0 {
+		o.SessionCheckInterval = 30 * time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 1024
+	}
+	if o.MaxShown <= 0 {
+		o.MaxShown = 10000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.Coalesce == 0 {
+		o.Coalesce = 20 * time.Millisecond
+	}
+}
+
+// Service is one instance's realtime hub.
+type Service struct {
+	opt  Options
+	pool *pgxpool.Pool
+
+	mu     sync.Mutex
+	cursor int64 // every event <= cursor has been handed to live subscribers
+	subs   map[string]*subscriber
+
+	wake chan struct{}
+	done chan struct{}
+	// Checks counts (subscriber-claims x event image) visibility checks.
+	checks     atomic.Int64
+	judgeNanos atomic.Int64
+	judgeCalls atomic.Int64
+	stopped    chan struct{}
+}
+
+// New opens the service's pool and positions it at the log's horizon.
+func New(ctx context.Context, opt Options) (*Service, error) {
+	opt.defaults()
+	d, err := db.Open(ctx, opt.URL, db.PoolOptions{MaxConns: opt.PoolSize, AppName: "ayb-realtime"})
+	if err != nil {
+		return nil, fmt.Errorf("realtime: %w", err)
+	}
+	s := &Service{opt: opt, pool: d.Pool, subs: map[string]*subscriber{},
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&s.cursor); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("realtime: horizon: %w", err)
+	}
+	return s, nil
+}
+
+// Checks returns how many visibility checks (claims x row image) ran.
+func (s *Service) Checks() int64 { return s.checks.Load() }
+
+// CheckRounds returns how many batched check rounds ran and their total
+// time (filters and visibility, one table, all subscribers).
+func (s *Service) CheckRounds() (int64, time.Duration) {
+	return s.judgeCalls.Load(), time.Duration(s.judgeNanos.Load())
+}
+
+// Close ends every stream (with a resumable close event) and the pool.
+func (s *Service) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	subs := make([]*subscriber, 0, len(s.subs))
+	for _, sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.fail(closeShutdown)
+	}
+	s.pool.Close()
+}
+
+// Run listens for change signals and delivers events until ctx ends. Start
+// it once per instance, after New.
+func (s *Service) Run(ctx context.Context) error {
+	defer close(s.stopped)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	go s.listen(ctx)
+	if s.opt.PruneInterval > 0 {
+		go s.pruneLoop(ctx)
+	}
+	poll := time.NewTicker(s.opt.PollInterval)
+	defer poll.Stop()
+	for {
+		if err := s.drain(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("realtime: read events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-poll.C:
+		}
+		if s.opt.Coalesce > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(s.opt.Coalesce):
+			}
+		}
+	}
+}
+
+// Prune deletes events older than the retention now (the ticker calls it).
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, qPrune, s.opt.Retention.String()).Scan(&n)
+	return n, err
+}
+
+func (s *Service) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(s.opt.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("realtime: prune", "err", err)
+			}
+		}
+	}
+}
+
+// listen holds one connection LISTENing on Channel and wakes the reader on
+// every signal; it reconnects with backoff.
+func (s *Service) listen(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		slog.Warn("realtime: listener", "err", err)
+		s.signal() // read what may have been missed while reconnecting
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (s *Service) listenOnce(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.opt.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "listen "+Channel); err != nil {
+		return err
+	}
+	s.signal()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.signal()
+	}
+}
+
+func (s *Service) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drain reads and delivers every readable event to the live subscribers.
+func (s *Service) drain(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		from := s.cursor
+		s.mu.Unlock()
+		evs, err := s.read(ctx, from, s.opt.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		s.mu.Lock()
+		s.cursor = evs[len(evs)-1].ID
+		live := make([]*subscriber, 0, len(s.subs))
+		for _, sub := range s.subs {
+			if sub.live {
+				live = append(live, sub)
+			}
+		}
+		s.mu.Unlock()
+		if len(live) > 0 {
+			s.deliver(ctx, evs, live)
+		}
+		if len(evs) < s.opt.BatchSize {
+			return nil
+		}
+	}
+}
+
+// event is one row of the log.
+type event struct {
+	ID        int64
+	Table     string
+	Op        string
+	PK        map[string]any
+	Record    map[string]any
+	OldRecord map[string]any
+	CreatedAt time.Time
+	// raw JSON of the images, passed back to the visibility check
+	rawRecord, rawOld []byte
+}
+
+func (s *Service) read(ctx context.Context, after int64, limit int) ([]event, error) {
+	rows, err := s.pool.Query(ctx, qRead, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (event, error) {
+		var e event
+		if err := r.Scan(&e.ID, &e.Table, &e.Op, &e.PK, &e.rawRecord, &e.rawOld, &e.CreatedAt); err != nil {
+			return e, err
+		}
+		if e.rawRecord != nil {
+			if err := json.Unmarshal(e.rawRecord, &e.Record); err != nil {
+				return e, err
+			}
+		}
+		if e.rawOld != nil {
+			if err := json.Unmarshal(e.rawOld, &e.OldRecord); err != nil {
+				return e, err
+			}
+		}
+		return e, nil
+	})
+}
+
+// register adds a subscriber. With resume it starts after lastID and
+// catches up on its own before going live; otherwise it starts at the
+// current cursor.
+func (s *Service) register(sub *subscriber, resume bool, lastID int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return errors.New("realtime: shutting down")
+	default:
+	}
+	if resume {
+		sub.pos = lastID
+	} else {
+		sub.pos = s.cursor
+		sub.live = true
+	}
+	s.subs[sub.id] = sub
+	return nil
+}
+
+func (s *Service) unregister(sub *subscriber) {
+	s.mu.Lock()
+	delete(s.subs, sub.id)
+	s.mu.Unlock()
+}
+
+func (s *Service) lookup(id string) *subscriber {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs[id]
+}
+
+// catchUp replays the log from sub.pos to the hub's cursor for one
+// subscriber, then marks it live (the hub delivers from there on).
+func (s *Service) catchUp(ctx context.Context, sub *subscriber) error {
+	for {
+		s.mu.Lock()
+		target := s.cursor
+		if sub.position() >= target {
+			sub.live = true
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		evs, err := s.read(ctx, sub.position(), s.opt.BatchSize)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for n < len(evs) && evs[n].ID <= target {
+			n++
+		}
+		evs = evs[:n]
+		if len(evs) == 0 {
+			// The hub is ahead of what this read could see; retry shortly.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		s.deliver(ctx, evs, []*subscriber{sub})
+		if sub.isClosed() {
+			return nil
+		}
+		sub.advance(evs[len(evs)-1].ID)
+	}
+}

@@ -1,0 +1,343 @@
+package realtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/identity"
+)
+
+// Error codes of the realtime endpoints.
+const (
+	CodeMFARequired        = "mfa_required"
+	CodeTokenExpired       = "token_expired"
+	CodeRealtimeNotEnabled = "realtime_not_enabled"
+)
+
+// refuseIdentity says why an identity may not stream (nil when it may).
+func refuseIdentity(id identity.Identity, now time.Time) error {
+	if pending, _ := id.Claims["mfa_pending"].(bool); pending {
+		return apierror.New(apierror.CodeForbidden, "this token is waiting for its second factor").
+			WithDetails(map[string]string{"reason": CodeMFARequired}).
+			WithHint("complete the MFA challenge and use the token it returns")
+	}
+	if aal, _ := id.Claims["aal"].(string); aal == "aal0" {
+		return apierror.New(apierror.CodeForbidden, "this token is waiting for its second factor").
+			WithDetails(map[string]string{"reason": CodeMFARequired})
+	}
+	if exp, ok := expiry(id); ok && !exp.After(now) {
+		return apierror.New(apierror.CodeInvalidToken, "the token has expired").
+			WithDetails(map[string]string{"reason": CodeTokenExpired})
+	}
+	return nil
+}
+
+// expiry reads the exp claim (seconds since the epoch).
+func expiry(id identity.Identity) (time.Time, bool) {
+	switch v := id.Claims["exp"].(type) {
+	case float64:
+		return time.Unix(int64(v), 0), true
+	case int64:
+		return time.Unix(v, 0), true
+	case int:
+		return time.Unix(int64(v), 0), true
+	case json.Number:
+		n, err := v.Int64()
+		return time.Unix(n, 0), err == nil
+	}
+	return time.Time{}, false
+}
+
+// Stream is GET /api/realtime: an SSE stream of the changes the caller may
+// see in the tables it names (?tables=a,b), each optionally narrowed by
+// ?filter[a]=<REST filter>. Resume with the Last-Event-ID header (or
+// ?last_event_id=).
+func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := identity.From(ctx)
+	if err := refuseIdentity(id, time.Now()); err != nil {
+		return err
+	}
+	names := splitList(r.URL.Query().Get("tables"))
+	if len(names) == 0 {
+		return apierror.New(apierror.CodeValidation, "name at least one table").
+			WithHint("GET /api/realtime?tables=messages,rooms")
+	}
+	tables, err := s.resolve(ctx, id, names, r)
+	if err != nil {
+		return err
+	}
+	var lastID int64
+	resume := false
+	if v := r.Header.Get("Last-Event-ID"); v != "" || r.URL.Query().Get("last_event_id") != "" {
+		if v == "" {
+			v = r.URL.Query().Get("last_event_id")
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return apierror.New(apierror.CodeValidation, "Last-Event-ID must be an event id")
+		}
+		lastID, resume = n, true
+	}
+	var pruned int64
+	if resume {
+		if err := s.pool.QueryRow(ctx, qPrunedThrough).Scan(&pruned); err != nil {
+			return err
+		}
+	}
+	claims, err := id.ClaimsJSON()
+	if err != nil {
+		return apierror.Internal(err)
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	sub := newSubscriber(newConnectionID(), id, string(claims), tables, s.opt.Buffer, s.opt.MaxShown)
+	if resume && lastID < pruned {
+		// Events the client missed are gone: say so, then go on from what
+		// is still in the log.
+		b, _ := json.Marshal(map[string]any{"reason": "events_pruned", "last_event_id": lastID, "resumed_after": pruned})
+		if _, err := w.Write(frame{event: "reset", data: b}.encode()); err != nil {
+			return nil
+		}
+		lastID = pruned
+	}
+	if err := s.register(sub, resume, lastID); err != nil {
+		return apierror.New(apierror.CodeUnavailable, "the server is shutting down")
+	}
+	defer s.unregister(sub)
+	hello, _ := json.Marshal(map[string]any{"connection": sub.id, "tables": names})
+	start := frame{event: "connected", data: hello}
+	if !resume {
+		start.id = sub.position() // so a reconnect without events still resumes here
+	}
+	if _, err := w.Write(start.encode()); err != nil {
+		return nil
+	}
+	_ = rc.Flush()
+	if resume {
+		go func() {
+			if err := s.catchUp(ctx, sub); err != nil && ctx.Err() == nil {
+				slog.Error("realtime: catch up", "err", err)
+				sub.fail(closeError)
+			}
+		}()
+	}
+	s.pump(ctx, w, rc, sub)
+	return nil
+}
+
+// pump writes queued frames, heartbeats and the closing event.
+func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, sub *subscriber) {
+	beat := time.NewTicker(s.opt.Heartbeat)
+	defer beat.Stop()
+	var sessionTick <-chan time.Time
+	sessionID, _ := sub.identity().Claims["session_id"].(string)
+	if s.opt.Sessions != nil && sessionID != "" {
+		t := time.NewTicker(s.opt.SessionCheckInterval)
+		defer t.Stop()
+		sessionTick = t.C
+	}
+	expTimer := time.NewTimer(time.Hour)
+	defer expTimer.Stop()
+	armExpiry := func() {
+		expTimer.Stop()
+		if exp, ok := expiry(sub.identity()); ok {
+			expTimer.Reset(time.Until(exp))
+		} else {
+			expTimer.Reset(100 * 365 * 24 * time.Hour)
+		}
+	}
+	armExpiry()
+	write := func(f frame) bool {
+		if _, err := w.Write(f.encode()); err != nil {
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-sub.out:
+			if !write(f) {
+				return
+			}
+			// Coalesce flushes: write what is already queued first.
+			for n := len(sub.out); n > 0; n-- {
+				if !write(<-sub.out) {
+					return
+				}
+			}
+			if rc.Flush() != nil {
+				return
+			}
+		case <-beat.C:
+			if _, err := w.Write([]byte(": ping\n\n")); err != nil || rc.Flush() != nil {
+				return
+			}
+		case <-sub.renewed:
+			armExpiry()
+		case <-expTimer.C:
+			sub.fail(closeTokenExpired)
+		case <-sessionTick:
+			sid, _ := sub.identity().Claims["session_id"].(string)
+			live, err := s.opt.Sessions.SessionLive(ctx, sid)
+			if err != nil {
+				slog.Warn("realtime: session check", "err", err)
+				continue
+			}
+			if !live {
+				sub.fail(closeSessionRevoked)
+			}
+		case <-sub.closed:
+			// Everything queued before the close was accepted in order:
+			// send it, then the reason. The client resumes after the last id.
+			for n := len(sub.out); n > 0; n-- {
+				if !write(<-sub.out) {
+					return
+				}
+			}
+			reason := sub.closeReason()
+			b, _ := json.Marshal(map[string]any{"reason": reason,
+				"resumable": reason == closeSlow || reason == closeShutdown || reason == closeError})
+			write(frame{event: "close", data: b})
+			_ = rc.Flush()
+			return
+		}
+	}
+}
+
+// Handover is POST /api/realtime/{connection}/token: the request's own
+// credential (verified by the server's authenticator like any request)
+// replaces the stream's, so a client renews its token without reconnecting.
+// The new identity must be the same subject and role.
+func (s *Service) Handover(w http.ResponseWriter, r *http.Request) error {
+	id := identity.From(r.Context())
+	if err := refuseIdentity(id, time.Now()); err != nil {
+		return err
+	}
+	sub := s.lookup(chi.URLParam(r, "connection"))
+	if sub == nil || sub.isClosed() {
+		return apierror.NotFound("no such realtime connection on this server").
+			WithHint("reconnect with the new token and Last-Event-ID; nothing is lost")
+	}
+	cur := sub.identity()
+	if cur.Role != id.Role || cur.Subject() != id.Subject() || cur.Kind != id.Kind {
+		return apierror.New(apierror.CodeForbidden, "the new token belongs to someone else")
+	}
+	for _, t := range sub.tables {
+		if !id.TableAllowed(t.name) && !id.TableAllowed(t.table) {
+			return apierror.New(apierror.CodeForbidden, "the new token may not read "+t.name)
+		}
+	}
+	claims, err := id.ClaimsJSON()
+	if err != nil {
+		return apierror.Internal(err)
+	}
+	sub.renew(id, string(claims))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// resolve checks the requested tables and compiles their filters.
+func (s *Service) resolve(ctx context.Context, id identity.Identity, names []string, r *http.Request) (map[string]*subscription, error) {
+	rows, err := s.pool.Query(ctx, qResolve, names, id.Role)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*subscription{}
+	type resolved struct {
+		name, tbl       string
+		enabled         bool
+		columns, pkCols []string
+	}
+	var list []resolved
+	for rows.Next() {
+		var x resolved
+		if err := rows.Scan(&x.name, &x.tbl, &x.enabled, &x.columns, &x.pkCols); err != nil {
+			return nil, err
+		}
+		list = append(list, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for _, x := range list {
+		if !id.TableAllowed(x.name) && !id.TableAllowed(x.tbl) && !id.TableAllowed(strings.TrimPrefix(x.tbl, "public.")) {
+			return nil, apierror.New(apierror.CodeForbidden, "this credential may not read "+x.name)
+		}
+		if x.tbl == "" {
+			return nil, apierror.NotFound("no table " + x.name)
+		}
+		if !x.enabled {
+			return nil, apierror.New(apierror.CodeValidation, "realtime is not enabled on "+x.name).
+				WithDetails(map[string]string{"reason": CodeRealtimeNotEnabled}).
+				WithHint("an admin runs: ayb realtime enable " + x.name)
+		}
+		if len(x.columns) == 0 {
+			return nil, apierror.New(apierror.CodeForbidden, "role "+id.Role+" may not read "+x.name)
+		}
+		sub := &subscription{table: x.tbl, name: x.name, pkCols: x.pkCols}
+		if f := r.URL.Query().Get("filter[" + x.name + "]"); f != "" {
+			if s.opt.Filters == nil {
+				return nil, apierror.New(apierror.CodeValidation, "filters are not available on this server")
+			}
+			c, err := s.opt.Filters.Compile(FilterTable{Name: x.tbl, Alias: filterAlias, Columns: x.columns, FirstParam: 2}, f)
+			if err != nil {
+				return nil, err
+			}
+			allowed := map[string]bool{}
+			for _, c := range x.columns {
+				allowed[c] = true
+			}
+			for _, col := range c.Columns {
+				if !allowed[col] {
+					return nil, apierror.New(apierror.CodeForbidden, "the filter reads column "+col+", which "+id.Role+" may not select")
+				}
+			}
+			sub.filter = &c
+			sub.filterKey = f
+		}
+		if _, dup := out[x.tbl]; dup {
+			return nil, apierror.New(apierror.CodeValidation, "table "+x.name+" is named twice")
+		}
+		out[x.tbl] = sub
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// newConnectionID is unguessable: it authorizes nothing by itself (handover
+// needs the same subject's fresh token), but it must not be enumerable.
+func newConnectionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,249 @@
+package realtime
+
+import (
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"sync"
+
+	"github.com/aybhq/ayb/internal/identity"
+)
+
+// Close reasons sent in the final "close" event.
+const (
+	closeSlow           = "slow_client"
+	closeShutdown       = "server_shutdown"
+	closeTokenExpired   = "token_expired"
+	closeSessionRevoked = "session_revoked"
+	closeError          = "internal_error"
+)
+
+// subscription is one table a stream follows.
+type subscription struct {
+	table     string // regclass text, as the log names it ("public.rows")
+	name      string // as the client named it ("rows")
+	pkCols    []string
+	filter    *CompiledFilter
+	filterKey string // the filter text; "" = none
+}
+
+// frame is one SSE message.
+type frame struct {
+	id    int64 // 0: no id line
+	event string
+	data  []byte
+}
+
+// subscriber is one SSE stream.
+type subscriber struct {
+	id     string
+	tables map[string]*subscription
+	out    chan frame
+
+	// guarded by Service.mu
+	live bool
+
+	mu       sync.Mutex
+	ident    identity.Identity
+	claims   string
+	uid      *string // auth.uid() of the claims
+	pos      int64
+	shown    map[string]map[string]map[string]any // table -> pk key -> pk
+	nShown   int
+	maxShown int
+	closed   chan struct{}
+	reason   string
+	renewed  chan struct{}
+}
+
+func newSubscriber(id string, ident identity.Identity, claims string, tables map[string]*subscription, buffer, maxShown int) *subscriber {
+	return &subscriber{id: id, ident: ident, claims: claims, uid: uidOf(ident), tables: tables,
+		out: make(chan frame, buffer), shown: map[string]map[string]map[string]any{},
+		maxShown: maxShown, closed: make(chan struct{}), renewed: make(chan struct{}, 1)}
+}
+
+// snapshot returns the subscriber's identity for one batch; sub is filled
+// per table by the caller.
+func (s *subscriber) snapshot() snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return snapshot{role: s.ident.Role, claims: s.claims, uid: s.uid, pos: s.pos}
+}
+
+// snapshotFor is snapshot for one table (ok false when not subscribed).
+func (s *subscriber) snapshotFor(table string) (snapshot, bool) {
+	sub, ok := s.tables[table]
+	if !ok {
+		return snapshot{}, false
+	}
+	sn := s.snapshot()
+	sn.sub = sub
+	return sn, true
+}
+
+func (s *subscriber) position() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pos
+}
+
+func (s *subscriber) advance(id int64) {
+	s.mu.Lock()
+	if id > s.pos {
+		s.pos = id
+	}
+	s.mu.Unlock()
+}
+
+func (s *subscriber) identity() identity.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ident
+}
+
+// renew replaces the identity after a token handover.
+func (s *subscriber) renew(id identity.Identity, claims string) {
+	s.mu.Lock()
+	s.ident, s.claims, s.uid = id, claims, uidOf(id)
+	s.mu.Unlock()
+	select {
+	case s.renewed <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriber) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail ends the stream with a reason (first reason wins).
+func (s *subscriber) fail(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+	default:
+		s.reason = reason
+		close(s.closed)
+	}
+}
+
+func (s *subscriber) closeReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+// send queues a frame; a full buffer disconnects the client (it resumes
+// with Last-Event-ID) rather than silently dropping the event.
+func (s *subscriber) send(f frame) {
+	if s.isClosed() {
+		return
+	}
+	select {
+	case s.out <- f:
+		if f.id > 0 {
+			s.advance(f.id)
+		}
+	default:
+		s.fail(closeSlow)
+	}
+}
+
+func (s *subscriber) sendEvent(m Message) {
+	b, _ := json.Marshal(m)
+	s.send(frame{id: m.ID, data: b})
+}
+
+// sendLeave tells the client a row it was shown is no longer visible. It
+// carries no id: it does not move the resume position.
+func (s *subscriber) sendLeave(table string, pk map[string]any) {
+	b, _ := json.Marshal(Message{Table: table, Op: "leave", PK: pk, Record: pk})
+	s.send(frame{data: b})
+}
+
+func (s *subscriber) markShown(table, key string, pk map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.shown[table]
+	if m == nil {
+		m = map[string]map[string]any{}
+		s.shown[table] = m
+	}
+	if _, ok := m[key]; ok {
+		return
+	}
+	if s.nShown >= s.maxShown {
+		return // bounded: rows beyond the bound get no leave
+	}
+	m[key] = pk
+	s.nShown++
+}
+
+func (s *subscriber) unmarkShown(table, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.shown[table]; m != nil {
+		if _, ok := m[key]; ok {
+			delete(m, key)
+			s.nShown--
+		}
+	}
+}
+
+func (s *subscriber) wasShown(table, key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.shown[table][key]
+	return ok
+}
+
+// shownIn copies the keys shown in one table.
+func (s *subscriber) shownIn(table string) map[string]map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.shown[table]
+	c := make(map[string]map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// uuidPattern is auth.uid()'s test of the sub claim (case-insensitive).
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// uidOf is what auth.uid() returns for these claims: sub when it is a
+// uuid, else null. The set-based check takes it precomputed; the
+// differential test proves it agrees with auth.uid().
+func uidOf(id identity.Identity) *string {
+	sub, ok := id.Claims["sub"].(string)
+	if !ok || !uuidPattern.MatchString(sub) {
+		return nil
+	}
+	return &sub
+}
+
+// encode renders a frame in the SSE wire format.
+func (f frame) encode() []byte {
+	var b []byte
+	if f.id > 0 {
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, f.id, 10)
+		b = append(b, '\n')
+	}
+	if f.event != "" {
+		b = append(b, "event: "...)
+		b = append(b, f.event...)
+		b = append(b, '\n')
+	}
+	b = append(b, "data: "...)
+	b = append(b, f.data...)
+	b = append(b, "\n\n"...)
+	return b
+}
