@@ -333,7 +333,7 @@ func riverLatency(ctx context.Context, admin *pgx.Conn, pool *pgxpool.Pool, samp
 	return out, nil
 }
 
-// rawCeiling is the physical limit on this machine: one connection looping
+// rawCeiling is the physical limit on this machine: two connections looping
 // a 1,000-row SKIP LOCKED claim (UPDATE ... RETURNING) and a completion
 // UPDATE over ayb.jobs, with no function calls, no handlers and no Go
 // scheduling in between. perf.md §1.2 measured ~39k jobs/s with 100-row
@@ -351,11 +351,6 @@ func rawCeiling(ctx context.Context, admin *pgx.Conn, url string, n int) (float6
 	if _, err := admin.Exec(ctx, "vacuum analyze ayb.jobs"); err != nil {
 		return 0, err
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
 	const claim = `with c as (
 		select id from ayb.jobs where state = 'available' and queue = 'default' and scheduled_at <= now()
 		order by priority, scheduled_at, id limit 1000 for update skip locked)
@@ -363,27 +358,50 @@ func rawCeiling(ctx context.Context, admin *pgx.Conn, url string, n int) (float6
 		lease_until = now() + interval '30 seconds'
 	from c where j.id = c.id returning j.id`
 	const complete = `update ayb.jobs set state = 'completed', finalized_at = now(), lease_until = null where id = any($1) and state = 'running'`
+	// Two connections loop claim+complete side by side, as the worker
+	// keeps a claim and a completion in flight at once.
+	const loops = 2
+	var total atomic.Int64
+	errs := make(chan error, loops)
 	start := time.Now()
-	done := 0
-	for {
-		rows, err := conn.Query(ctx, claim)
-		if err != nil {
-			return 0, err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return 0, err
-		}
-		if len(ids) == 0 {
-			break
-		}
-		if _, err := conn.Exec(ctx, complete, ids); err != nil {
-			return 0, err
-		}
-		done += len(ids)
+	for range loops {
+		go func() {
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(ctx)
+			for {
+				rows, err := conn.Query(ctx, claim)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(ids) == 0 {
+					errs <- nil
+					return
+				}
+				if _, err := conn.Exec(ctx, complete, ids); err != nil {
+					errs <- err
+					return
+				}
+				total.Add(int64(len(ids)))
+			}
+		}()
 	}
-	if done != n {
-		return 0, fmt.Errorf("raw loop worked %d of %d", done, n)
+	for range loops {
+		if err := <-errs; err != nil {
+			return 0, err
+		}
+	}
+	if total.Load() != int64(n) {
+		return 0, fmt.Errorf("raw loop worked %d of %d", total.Load(), n)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
