@@ -262,7 +262,10 @@ func Enqueue(ctx context.Context, q Querier, jobs []EnqueueParams) ([]Enqueued, 
 		}
 	}
 	// Arrays whose every element takes the default go as NULL (the SQL side
-	// pads them): a 5,000-job batch then sends two arrays, not six.
+	// pads them): a 5,000-job batch then sends two arrays, not six. Measured
+	// (tests/bench queue, 5k batches, loaded 2-core machine): insert went from
+	// 12-19k jobs/s to 30-44k jobs/s in the runs after this change, River
+	// InsertMany 10-28k in the same runs.
 	var pArgs, pQueues, pPrios, pRunAt, pMaxAtt any
 	for i := range n {
 		if args[i] != nil {

@@ -413,8 +413,10 @@ func call(ctx context.Context, h Handler, j *Job) (err error) {
 // complete is the batch completer: it takes every result that is ready
 // (up to MaxCompleteBatch) and reports them in one statement per outcome,
 // so a busy queue completes thousands of jobs per round trip while a quiet
-// one completes each job at once. (River's batch completer was worth ~4.5x
-// in their numbers; perf.md §1.5.)
+// one completes each job at once (no timer: the batch grows while the
+// previous statement runs). River's batch completer was worth ~4.5x in
+// their numbers (perf.md §1.5); here, burning down 200k no-op jobs, this
+// worker ran at 1.1-2.5x River v0.51.2 in alternating runs (README).
 func (w *Worker) complete() {
 	defer close(w.completerDone)
 	for {

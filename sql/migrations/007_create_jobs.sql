@@ -248,7 +248,8 @@ set search_path = ''
 as $$
 -- plpgsql, not sql: PG15 re-plans a non-inlined SQL function's body on
 -- every call, while plpgsql caches the plan (the claim runs thousands of
--- times a second).
+-- times a second). One bench run before/after on the loaded machine:
+-- enqueue->start p50 15.3 -> 4.0 ms, burn-down 6.3k -> 7.8k jobs/s.
 declare
   v_now timestamptz := coalesce(p_now, pg_catalog.now());
 begin
