@@ -2319,8 +2319,6 @@ CREATE INDEX jobs_fetch_idx ON ayb.jobs USING btree (queue, priority, scheduled_
 
 CREATE INDEX jobs_finalized_idx ON ayb.jobs USING btree (finalized_at) WHERE (finalized_at IS NOT NULL);
 
-CREATE INDEX jobs_kind_idx ON ayb.jobs USING btree (kind, id);
-
 CREATE INDEX jobs_lease_idx ON ayb.jobs USING btree (lease_until) WHERE (state = 'running'::ayb.job_state);
 
 CREATE INDEX jobs_unique_key_idx ON ayb.jobs USING btree (unique_key, created_at) WHERE (unique_key IS NOT NULL);

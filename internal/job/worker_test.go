@@ -403,3 +403,58 @@ func TestHousekeepingHook(t *testing.T) {
 	require.EqualValues(t, 1, b.scalar(t, "select count(*) from ayb.jobs where kind = 'old-failed'"), "failed jobs are kept 7 days")
 	require.EqualValues(t, 1, b.scalar(t, "select count(*) from public.sessions"))
 }
+
+// TestThreeMinuteJob is the honest version of TestLongJobKeepsLease: a job
+// that runs 3 minutes with the default 30 s lease (six leases long)
+// completes on its first attempt while another worker keeps rescuing. It
+// runs in parallel with the rest of the package, so it costs wall time
+// (~3 min), not CPU.
+func TestThreeMinuteJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.enqueue(t, job.EnqueueParams{Kind: "three-minutes", Queue: "long"})[0]
+	reg := job.NewRegistry()
+	reg.Handle("three-minutes", func(ctx context.Context, j *job.Job) error {
+		select {
+		case <-time.After(3 * time.Minute):
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		return recordRun(b.d.DB, "long")(ctx, j)
+	}, job.KindOptions{})
+	startWorker(t, b.d.DB, reg, job.Options{Queues: map[string]int{"long": 1}})
+	startWorker(t, b.d.DB, job.NewRegistry(), job.Options{Queues: map[string]int{"other": 1}, RescueInterval: time.Second})
+	waitFor(t, 4*time.Minute, "the 3-minute job to complete", func() bool {
+		return b.scalar(t, "select count(*) from ayb.jobs where id = $1 and state = 'completed'", id) == 1
+	})
+	require.EqualValues(t, 1, b.scalar(t, "select attempt from ayb.jobs where id = $1", id))
+	require.EqualValues(t, 1, b.scalar(t, "select count(*) from public.job_runs"))
+}
+
+// TestOneNotifyPerTransaction: 50 enqueues in one transaction (single
+// calls, and a batch) wake listeners with one NOTIFY, not 51.
+func TestOneNotifyPerTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	listener := b.d.Admin(t)
+	_, err := listener.Exec(b.ctx, "listen "+job.Channel)
+	require.NoError(t, err)
+	tx, err := b.d.Pool.Begin(b.ctx)
+	require.NoError(t, err)
+	for range 50 {
+		_, err := tx.Exec(b.ctx, "select ayb.job_enqueue('n')")
+		require.NoError(t, err)
+	}
+	_, err = job.Enqueue(b.ctx, tx, []job.EnqueueParams{{Kind: "n"}, {Kind: "n"}})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(b.ctx))
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	n, err := listener.WaitForNotification(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "insert:default", n.Payload)
+	ctx2, cancel2 := context.WithTimeout(b.ctx, 500*time.Millisecond)
+	defer cancel2()
+	_, err = listener.WaitForNotification(ctx2)
+	require.Error(t, err, "a second notification arrived")
+}

@@ -126,16 +126,12 @@ func benchQueue(ctx context.Context, env *Env) error {
 	Ratio("insert jobs/s (5k batches)", med(ayb, func(r runResult) float64 { return r.insert }), med(riv, func(r runResult) float64 { return r.insert }), "jobs/s")
 	Ratio("work jobs/s (burn-down)", med(ayb, func(r runResult) float64 { return r.work }), med(riv, func(r runResult) float64 { return r.work }), "jobs/s")
 
-	al, err := aybLatency(ctx, admin, apool, *queueSamples)
+	al, rl, err := latency(ctx, admin, apool, rpool, *queueSamples)
 	if err != nil {
-		return fmt.Errorf("ayb latency: %w", err)
-	}
-	rl, err := riverLatency(ctx, admin, rpool, *queueSamples)
-	if err != nil {
-		return fmt.Errorf("river latency: %w", err)
+		return fmt.Errorf("latency: %w", err)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	fmt.Printf("   enqueue->start latency over %d sequential samples (lower is better; ratio = AYB / River):\n", *queueSamples)
+	fmt.Printf("   enqueue->start latency over %d sequential samples each, interleaved (lower is better; ratio = AYB / River):\n", *queueSamples)
 	Ratio("latency p50", ms(Percentile(al, 50)), ms(Percentile(rl, 50)), "ms")
 	Ratio("latency p99", ms(Percentile(al, 99)), ms(Percentile(rl, 99)), "ms")
 
@@ -271,69 +267,70 @@ func riverRun(ctx context.Context, admin *pgx.Conn, pool *pgxpool.Pool, n int) (
 	return runResult{insert: insert, work: float64(n) / end.Sub(start).Seconds()}, nil
 }
 
-// aybLatency enqueues one job at a time (each its own transaction, so one
-// NOTIFY each) and measures until its handler starts.
-func aybLatency(ctx context.Context, admin *pgx.Conn, pool *db.DB, samples int) ([]time.Duration, error) {
+// latency measures enqueue->start for both systems with their workers
+// idle and running side by side, one sample of each in turn (AYB, River,
+// AYB, ...), so a change in the machine's load hits both alike. Each
+// sample enqueues one job outside any transaction (AYB: Worker.Enqueue,
+// which also wakes the local fetcher; River: Client.Insert, which notifies
+// through Postgres) and waits for its handler to start.
+func latency(ctx context.Context, admin *pgx.Conn, apool *db.DB, rpool *pgxpool.Pool, samples int) (ayb, riv []time.Duration, err error) {
 	if err := reset(ctx, admin, "ayb.jobs"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	started := make(chan time.Time, 1)
+	if err := reset(ctx, admin, "river.river_job"); err != nil {
+		return nil, nil, err
+	}
+	aStarted := make(chan time.Time, 1)
 	reg := job.NewRegistry()
-	reg.Handle("noop", func(ctx context.Context, j *job.Job) error { started <- time.Now(); return nil }, job.KindOptions{})
-	w := job.NewWorker(pool, reg, job.Options{Queues: map[string]int{"default": 100}, Logger: quietLog()})
+	reg.Handle("noop", func(ctx context.Context, j *job.Job) error { aStarted <- time.Now(); return nil }, job.KindOptions{})
+	w := job.NewWorker(apool, reg, job.Options{Queues: map[string]int{"default": 100}, Logger: quietLog()})
 	if err := w.Start(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer w.Stop(ctx)
-	time.Sleep(100 * time.Millisecond)
-	out := make([]time.Duration, 0, samples)
+	rw := &noopWorker{started: make(chan time.Time, 1)}
+	client, err := riverClient(rpool, rw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := client.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer client.Stop(ctx)
+	time.Sleep(500 * time.Millisecond) // River's leader election and listener
 	one := []job.EnqueueParams{{Kind: "noop"}}
+	wait := func(c chan time.Time, t0 time.Time) (time.Duration, error) {
+		select {
+		case t1 := <-c:
+			return t1.Sub(t0), nil
+		case <-time.After(10 * time.Second):
+			return 0, fmt.Errorf("job did not start within 10s")
+		}
+	}
 	for range samples {
 		t0 := time.Now()
 		if _, err := w.Enqueue(ctx, one); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		select {
-		case t1 := <-started:
-			out = append(out, t1.Sub(t0))
-		case <-time.After(10 * time.Second):
-			return nil, fmt.Errorf("job did not start within 10s")
+		d, err := wait(aStarted, t0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ayb: %w", err)
 		}
-	}
-	return out, nil
-}
-
-func riverLatency(ctx context.Context, admin *pgx.Conn, pool *pgxpool.Pool, samples int) ([]time.Duration, error) {
-	if err := reset(ctx, admin, "river.river_job"); err != nil {
-		return nil, err
-	}
-	w := &noopWorker{started: make(chan time.Time, 1)}
-	client, err := riverClient(pool, w)
-	if err != nil {
-		return nil, err
-	}
-	if err := client.Start(ctx); err != nil {
-		return nil, err
-	}
-	defer client.Stop(ctx)
-	time.Sleep(500 * time.Millisecond) // leader election, listener
-	out := make([]time.Duration, 0, samples)
-	for range samples {
-		t0 := time.Now()
+		ayb = append(ayb, d)
+		t0 = time.Now()
 		if _, err := client.Insert(ctx, noopArgs{}, nil); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		select {
-		case t1 := <-w.started:
-			out = append(out, t1.Sub(t0))
-		case <-time.After(10 * time.Second):
-			return nil, fmt.Errorf("job did not start within 10s")
+		d, err = wait(rw.started, t0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("river: %w", err)
 		}
+		riv = append(riv, d)
 	}
-	return out, nil
+	return ayb, riv, nil
 }
 
-// rawCeiling is the physical limit on this machine: one connection looping
+// rawCeiling is the physical limit on this machine: two connections looping
 // a 1,000-row SKIP LOCKED claim (UPDATE ... RETURNING) and a completion
 // UPDATE over ayb.jobs, with no function calls, no handlers and no Go
 // scheduling in between. perf.md §1.2 measured ~39k jobs/s with 100-row
@@ -351,11 +348,6 @@ func rawCeiling(ctx context.Context, admin *pgx.Conn, url string, n int) (float6
 	if _, err := admin.Exec(ctx, "vacuum analyze ayb.jobs"); err != nil {
 		return 0, err
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
 	const claim = `with c as (
 		select id from ayb.jobs where state = 'available' and queue = 'default' and scheduled_at <= now()
 		order by priority, scheduled_at, id limit 1000 for update skip locked)
@@ -363,27 +355,50 @@ func rawCeiling(ctx context.Context, admin *pgx.Conn, url string, n int) (float6
 		lease_until = now() + interval '30 seconds'
 	from c where j.id = c.id returning j.id`
 	const complete = `update ayb.jobs set state = 'completed', finalized_at = now(), lease_until = null where id = any($1) and state = 'running'`
+	// Two connections loop claim+complete side by side, as the worker
+	// keeps a claim and a completion in flight at once.
+	const loops = 2
+	var total atomic.Int64
+	errs := make(chan error, loops)
 	start := time.Now()
-	done := 0
-	for {
-		rows, err := conn.Query(ctx, claim)
-		if err != nil {
-			return 0, err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return 0, err
-		}
-		if len(ids) == 0 {
-			break
-		}
-		if _, err := conn.Exec(ctx, complete, ids); err != nil {
-			return 0, err
-		}
-		done += len(ids)
+	for range loops {
+		go func() {
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(ctx)
+			for {
+				rows, err := conn.Query(ctx, claim)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(ids) == 0 {
+					errs <- nil
+					return
+				}
+				if _, err := conn.Exec(ctx, complete, ids); err != nil {
+					errs <- err
+					return
+				}
+				total.Add(int64(len(ids)))
+			}
+		}()
 	}
-	if done != n {
-		return 0, fmt.Errorf("raw loop worked %d of %d", done, n)
+	for range loops {
+		if err := <-errs; err != nil {
+			return 0, err
+		}
+	}
+	if total.Load() != int64(n) {
+		return 0, fmt.Errorf("raw loop worked %d of %d", total.Load(), n)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
