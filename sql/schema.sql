@@ -536,6 +536,29 @@ begin
 end
 $$;
 
+CREATE FUNCTION ayb.auth_housekeeping(p_now timestamp with time zone, p_args jsonb) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_before timestamptz := p_now - coalesce((p_args ->> 'auth_ended_retention')::interval, interval '1 day');
+  v_n bigint;
+  v_total bigint := 0;
+begin
+  delete from ayb.sessions where revoked_at < v_before or expires_at < v_before;
+  get diagnostics v_n = row_count; v_total := v_total + v_n;
+  delete from ayb.one_time_tokens where expires_at < v_before or used_at < v_before;
+  get diagnostics v_n = row_count; v_total := v_total + v_n;
+  delete from ayb.oauth_exchange_codes where expires_at < v_before;
+  get diagnostics v_n = row_count; v_total := v_total + v_n;
+  delete from ayb.oauth_flows where expires_at < v_before;
+  get diagnostics v_n = row_count; v_total := v_total + v_n;
+  delete from ayb.auth_throttle where window_start < v_before;
+  get diagnostics v_n = row_count; v_total := v_total + v_n;
+  return v_total;
+end
+$$;
+
 CREATE FUNCTION ayb.auth_refresh(p_hash bytea, p_new_hash bytea, p_now timestamp with time zone, p_ttl interval) RETURNS TABLE(status text, session_id uuid, refresh_id bigint, user_id uuid, email text, password_hash text, email_verified_at timestamp with time zone, metadata jsonb, is_admin boolean, banned_at timestamp with time zone, created_at timestamp with time zone, updated_at timestamp with time zone)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -2515,6 +2538,10 @@ GRANT ALL ON FUNCTION ayb.app_update(p_id uuid, p_name text, p_description text,
 REVOKE ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) TO ayb_system;
 GRANT ALL ON FUNCTION ayb.app_usage(p_app_id uuid, p_since timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.auth_housekeeping(p_now timestamp with time zone, p_args jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.auth_housekeeping(p_now timestamp with time zone, p_args jsonb) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.auth_housekeeping(p_now timestamp with time zone, p_args jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.auth_refresh(p_hash bytea, p_new_hash bytea, p_now timestamp with time zone, p_ttl interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.auth_refresh(p_hash bytea, p_new_hash bytea, p_now timestamp with time zone, p_ttl interval) TO ayb_system;

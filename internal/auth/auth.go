@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -241,18 +240,5 @@ func clip(s string, n int) string {
 func (s *Service) kickMail() {
 	if s.mail != nil {
 		s.mail.Kick()
-	}
-}
-
-// Sweep deletes throttle windows, sessions, links and OAuth flows that
-// ended more than a day ago (reuse detection only needs the chains of live
-// sessions); the server calls it hourly.
-func (s *Service) Sweep(ctx context.Context) {
-	_, err := s.db.Pool.Exec(ctx, qThrottleSweep, s.now().Add(-24*time.Hour-s.cfg.ThrottleWindow.Duration))
-	if err == nil {
-		_, err = s.db.Pool.Exec(ctx, qSweepEnded, s.now().Add(-24*time.Hour))
-	}
-	if err != nil && ctx.Err() == nil {
-		slog.Warn("auth: sweep", "err", err)
 	}
 }

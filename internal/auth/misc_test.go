@@ -186,15 +186,17 @@ func splitDots(s string) []string { return strings.Split(s, ".") }
 
 func decodeSeg(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
-// Sweep removes what ended long ago and keeps live sessions.
-func TestSweep(t *testing.T) {
+// The housekeeping job (ayb.housekeeping_run, registered by auth's
+// migration) removes what ended long ago and keeps live sessions.
+func TestHousekeepingSweepsEndedAuthRows(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	live := e.register("sw@example.com", pw)
 	dead := e.login("sw@example.com", pw)
 	require.Equal(t, 204, e.do("POST", "/api/auth/logout", dead.str("access_token"), nil).Status)
 	e.clock.advance(49 * time.Hour)
-	e.svc.Sweep(context.Background())
+	_, err := e.db.Admin(t).Exec(context.Background(), "select * from ayb.housekeeping_run('{}', $1)", e.clock.now())
+	require.NoError(t, err)
 	var sessions, tokens int
 	require.NoError(t, e.db.Admin(t).QueryRow(context.Background(), "select (select count(*) from ayb.sessions), (select count(*) from ayb.one_time_tokens)").Scan(&sessions, &tokens))
 	require.Equal(t, 1, sessions)

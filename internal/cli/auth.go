@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aybhq/ayb/internal/auth"
 	"github.com/aybhq/ayb/internal/config"
@@ -26,17 +25,5 @@ func startAuth(ctx context.Context, cfg config.Config, rt *Runtime) (*auth.Servi
 	}
 	go worker.Run(ctx)
 	go svc.Listen(ctx)
-	go func() {
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				svc.Sweep(ctx)
-			}
-		}
-	}()
 	return svc, nil
 }

@@ -1,1 +1,0 @@
-delete from ayb.auth_throttle where window_start < $1
