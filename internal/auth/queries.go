@@ -2,21 +2,15 @@ package auth
 
 import (
 	"embed"
-	"strings"
+
+	"github.com/aybhq/ayb/internal/db"
 )
 
 //go:embed queries/*.sql
 var queryFS embed.FS
 
-// q returns the named query from queries/<name>.sql; a missing file is a
-// programming error caught by any test that loads the package.
-func q(name string) string {
-	b, err := queryFS.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("auth: no query " + name)
-	}
-	return strings.TrimSpace(string(b))
-}
+// q returns the named fixed query from queries/<name>.sql.
+func q(name string) string { return db.QueryFile(queryFS, name) }
 
 var (
 	qKeysList           = q("keys_list")

@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"github.com/aybhq/ayb/internal/db"
 	"sync"
 	"time"
 
@@ -24,13 +24,7 @@ import (
 var queryFiles embed.FS
 
 // query returns the named fixed query from queries/<name>.sql.
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("job: missing query " + name)
-	}
-	return strings.TrimSpace(string(b))
-}
+func query(name string) string { return db.QueryFile(queryFiles, name) }
 
 var (
 	qClaim            = query("claim")

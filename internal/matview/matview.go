@@ -25,13 +25,8 @@ import (
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("matview: missing query " + name)
-	}
-	return strings.TrimSpace(string(b))
-}
+// query returns the named fixed query from queries/<name>.sql.
+func query(name string) string { return db.QueryFile(queryFiles, name) }
 
 var (
 	qList          = query("list")
