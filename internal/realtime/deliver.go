@@ -121,8 +121,15 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		}
 		v, err := s.judge(ctx, t, images, readers)
 		if err != nil {
-			// Fail closed: nobody sees what could not be checked.
-			slog.Error("realtime: visibility check failed; events withheld", "table", t, "err", err)
+			// Fail closed, lose nothing: nobody sees what could not be
+			// checked, and its readers are disconnected with a resumable
+			// reason, so they get these events on resume.
+			slog.Error("realtime: visibility check failed; readers disconnected", "table", t, "err", err)
+			for i, sub := range subs {
+				if _, ok := sub.tables[t]; ok && snaps[i].pos < last {
+					sub.fail(closeError)
+				}
+			}
 			v = &verdicts{}
 		}
 		perTable[t] = v

@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,16 +237,26 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	var base99s, load99s []float64
 	var baseN, loadN, writes int
 	var steadyChecks float64
+	cpuWith, cpuWithout := map[string]float64{}, map[string]float64{}
+	addDelta := func(into, a, b map[string]float64) {
+		for k, v := range b {
+			if d := v - a[k]; d > 0 {
+				into[k] += d
+			}
+		}
+	}
 	var rounds int64
 	var roundTime time.Duration
 	for round := 0; round < 3; round++ {
 		if _, err := admin.Exec(ctx, "select ayb.realtime_disable('public.rows')"); err != nil {
 			return err
 		}
+		c0 := cpuByRole(ctx, admin)
 		p, n, _, err := phase(true)
 		if err != nil {
 			return err
 		}
+		addDelta(cpuWithout, c0, cpuByRole(ctx, admin))
 		base99s, baseN = append(base99s, ms(p)), baseN+n
 		if _, err := admin.Exec(ctx, "select ayb.realtime_enable('public.rows')"); err != nil {
 			return err
@@ -252,10 +265,12 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		r0, d0 := svc.CheckRounds()
 		recording.Store(true)
 		t0 := time.Now()
+		c1 := cpuByRole(ctx, admin)
 		p, n, w, err := phase(true)
 		if err != nil {
 			return err
 		}
+		addDelta(cpuWith, c1, cpuByRole(ctx, admin))
 		time.Sleep(300 * time.Millisecond) // let the last events land
 		recording.Store(false)
 		steadyChecks += float64(svc.Checks()-checks0) / time.Since(t0).Seconds() / 3
@@ -323,7 +338,59 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	Ratio("visibility checks/s: batched vs naive tx-per-check", burstChecks, naiveRate, "chk/s")
 	Ratio("REST p99 with realtime load vs without (ms, median of 3)", median(load99s), median(base99s), "ms")
 	fmt.Printf("   REST requests: %d without, %d with realtime load\n", baseN, loadN)
+	fmt.Printf("   CPU seconds over the 3 phases each, without -> with realtime (clock ticks / 100):\n")
+	var names []string
+	for k := range cpuWith {
+		names = append(names, k)
+	}
+	for k := range cpuWithout {
+		if _, ok := cpuWith[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Printf("     %-40s %6.2f -> %6.2f\n", k, cpuWithout[k]/100, cpuWith[k]/100)
+	}
 	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuTicks reads utime+stime (clock ticks) of a process from /proc.
+func cpuTicks(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+2:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return u + st
+}
+
+// cpuByRole sums CPU ticks of this process and of the database's backends,
+// grouped by application_name, so a run shows where realtime's cost goes.
+func cpuByRole(ctx context.Context, admin *pgx.Conn) map[string]float64 {
+	out := map[string]float64{"bench process (server + clients)": cpuTicks(os.Getpid())}
+	rows, err := admin.Query(ctx, "select pid, coalesce(nullif(application_name, ''), backend_type) from pg_stat_activity where datname = current_database() or datname is null")
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		var app string
+		if rows.Scan(&pid, &app) == nil {
+			out["pg: "+app] += cpuTicks(pid)
+		}
+	}
+	return out
+}
