@@ -320,7 +320,12 @@ func (s *Service) listen(ctx context.Context) {
 }
 
 func (s *Service) listenOnce(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, s.opt.URL)
+	cfg, err := pgx.ParseConfig(s.opt.URL)
+	if err != nil {
+		return err
+	}
+	cfg.RuntimeParams["application_name"] = "ayb-realtime-listen"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

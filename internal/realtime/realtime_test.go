@@ -611,3 +611,16 @@ func TestAdminAndSQLManageTables(t *testing.T) {
 		"select count(*) from pg_trigger where tgname = 'ayb_realtime' and tgrelid = 'public.other'::regclass").Scan(&n))
 	require.Zero(t, n)
 }
+
+func TestFailingPolicyDisconnectsResumablyInsteadOfDropping(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	// A policy that raises for team 7 rows (division by zero).
+	b.exec(t, "create policy breaks on public.rows as restrictive for select using (100 / (team_id - 7) <> 0)")
+	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+	b.exec(t, "insert into rows (team_id, body) values (7, 'boom')")
+	ev := s.next(t)
+	require.Equal(t, "close", ev.Event)
+	require.Equal(t, "internal_error", ev.Data["reason"])
+	require.Equal(t, true, ev.Data["resumable"])
+}
