@@ -63,6 +63,18 @@ const (
 	CodeInternal          = "internal_error"
 	CodeUnavailable       = "service_unavailable"
 	CodeTimeout           = "timeout"
+
+	// Auth.
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeWeakPassword       = "weak_password"
+	CodeEmailNotVerified   = "email_not_verified"
+	CodeUserBanned         = "user_banned"
+	CodeInvalidLink        = "invalid_link"
+	CodeOAuthFailed        = "oauth_failed"
+	// API keys (package apikey): all 401.
+	CodeAPIKeyInvalid = "api_key_invalid"
+	CodeAPIKeyRevoked = "api_key_revoked"
+	CodeAPIKeyExpired = "api_key_expired"
 )
 
 // statusByCode is the one table from error code to HTTP status. SQLSTATEs are
@@ -85,6 +97,16 @@ var statusByCode = map[string]int{
 	CodeInternal:          http.StatusInternalServerError,
 	CodeUnavailable:       http.StatusServiceUnavailable,
 	CodeTimeout:           http.StatusGatewayTimeout,
+	CodeAPIKeyInvalid:     http.StatusUnauthorized,
+	CodeAPIKeyRevoked:     http.StatusUnauthorized,
+	CodeAPIKeyExpired:     http.StatusUnauthorized,
+
+	CodeInvalidCredentials: http.StatusUnauthorized,
+	CodeWeakPassword:       http.StatusBadRequest,
+	CodeEmailNotVerified:   http.StatusForbidden,
+	CodeUserBanned:         http.StatusForbidden,
+	CodeInvalidLink:        http.StatusBadRequest,
+	CodeOAuthFailed:        http.StatusBadRequest,
 
 	// SQLSTATEs
 	"23505": http.StatusConflict,   // unique_violation
@@ -100,6 +122,7 @@ var statusByCode = map[string]int{
 	"22023": http.StatusBadRequest, // invalid_parameter_value
 	"22021": http.StatusBadRequest, // character_not_in_repertoire
 	"2201B": http.StatusBadRequest, // invalid_regular_expression
+	"0A000": http.StatusBadRequest, // feature_not_supported (e.g. writing a view column Postgres cannot update)
 	"42501": http.StatusForbidden,  // insufficient_privilege (also RLS WITH CHECK)
 	"42P01": http.StatusNotFound,   // undefined_table
 	"42883": http.StatusNotFound,   // undefined_function

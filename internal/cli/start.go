@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
 	"github.com/aybhq/ayb/internal/realtime"
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/server"
 )
 
@@ -23,13 +26,32 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := server.Listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	rt, err := Connect(ctx, cfg, true, progressPrinter)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	jobs, err := startJobs(ctx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	defer jobs.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	users, err := startAuth(runCtx, cfg, rt)
+	if err != nil {
+		return err
+	}
+	cache, err := schema.New(runCtx, rt.DB, cfg.REST.Schemas)
+	if err != nil {
+		return err
+	}
+	go cache.Run(runCtx)
 	var rtSvc *realtime.Service
 	if cfg.Realtime.Enabled {
 		rtSvc, err = realtime.New(ctx, realtime.Options{
@@ -39,7 +61,8 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
 			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
 			Buffer:               cfg.Realtime.Buffer,
-			// Filters and Sessions are wired to internal/filter and auth at merge.
+			Filters:              realtime.SchemaFilters{Cache: cache},
+			Sessions:             users,
 		})
 		if err != nil {
 			return err
@@ -50,7 +73,18 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		// "close" event) as soon as shutdown starts, so it need not wait.
 		go func() { <-runCtx.Done(); rtSvc.Close() }()
 	}
-	srv := server.New(server.Options{Config: cfg, DB: rt.DB, Version: Version, Authenticator: nil, Realtime: rtSvc})
+	keys := apikey.New(rt.DB, apikey.Options{})
+	keys.Start(runCtx)
+	srv := server.New(server.Options{
+		Config: cfg, DB: rt.DB, Version: Version,
+		// API keys first; every other credential (JWTs) goes to auth.
+		Authenticator: apikey.Authenticator{Keys: keys, Next: users},
+		Auth:          users,
+		Schema:        cache,
+		APIKeys:       keys,
+		Apps:          app.New(rt.DB),
+		Realtime:      rtSvc,
+	})
 	if rt.Cluster != nil {
 		go func() {
 			select {
@@ -61,7 +95,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}()
 	}
-	err = srv.Run(runCtx, func(addr string) {
+	err = srv.Serve(runCtx, ln, func(addr string) {
 		where := "managed PostgreSQL in " + cfg.Database.DataDir
 		if rt.Cluster == nil {
 			where = "external database"
@@ -70,6 +104,8 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		progressPrinter("listening on http://%s (%s); Ctrl-C stops", addr, where)
 	})
+	cancel()
+	keys.Wait() // the last usage counts reach the database before the pool closes
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -39,6 +39,8 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Auth     Auth     `toml:"auth"`
 	Mail     Mail     `toml:"mail"`
+	REST     REST     `toml:"rest"`
+	Jobs     Jobs     `toml:"jobs"`
 	Realtime Realtime `toml:"realtime"`
 }
 
@@ -75,6 +77,35 @@ type Auth struct {
 	MinPasswordLength int      `toml:"min_password_length" doc:"shortest accepted password"`
 	SiteURL           string   `toml:"site_url" doc:"app URL that email links and OAuth logins redirect to"`
 	RequireVerified   bool     `toml:"require_verified_email" doc:"refuse login until the email is verified"`
+	HashConcurrency   int      `toml:"hash_concurrency" doc:"most password hashes computed at once (each holds argon2_memory_kib)"`
+	ArgonMemoryKiB    int      `toml:"argon2_memory_kib" doc:"argon2id memory per hash in KiB"`
+	ArgonIterations   int      `toml:"argon2_iterations" doc:"argon2id passes"`
+	VerifyTTL         Duration `toml:"verify_ttl" doc:"lifetime of an email verification link"`
+	ResetTTL          Duration `toml:"reset_ttl" doc:"lifetime of a password reset link"`
+	MagicLinkTTL      Duration `toml:"magic_link_ttl" doc:"lifetime of a magic sign-in link"`
+	MagicLinkEnabled  bool     `toml:"magic_link_enabled" doc:"allow sign-in by emailed link"`
+	ThrottleWindow    Duration `toml:"throttle_window" doc:"window of the per-IP and per-account throttles"`
+	ThrottleIP        int      `toml:"throttle_per_ip" doc:"auth requests (login, reset, verify, magic link) per IP per window"`
+	ThrottleAccount   int      `toml:"throttle_per_account" doc:"auth requests per account (email) per window"`
+	OAuthRedirectURL  string   `toml:"oauth_redirect_url" doc:"app URL an OAuth login redirects to with tokens in the fragment (default: site_url)"`
+	// OAuthProviders configures "sign in with": [auth.oauth_providers.google],
+	// [auth.oauth_providers.github], or any OIDC provider by issuer.
+	OAuthProviders map[string]OAuthProvider `toml:"oauth_providers" doc:"OAuth login providers by name (google, github, or any OIDC issuer)"`
+}
+
+// OAuthProvider is one "sign in with" provider. Kind is google, github or
+// oidc; the endpoint fields override the kind's defaults (tests point them
+// at loopback).
+type OAuthProvider struct {
+	Kind         string   `toml:"kind"`
+	ClientID     string   `toml:"client_id"`
+	ClientSecret string   `toml:"client_secret"`
+	Issuer       string   `toml:"issuer"`
+	Scopes       []string `toml:"scopes"`
+	AuthURL      string   `toml:"auth_url"`
+	TokenURL     string   `toml:"token_url"`
+	UserURL      string   `toml:"user_url"`
+	EmailsURL    string   `toml:"emails_url"`
 }
 
 type Mail struct {
@@ -85,6 +116,23 @@ type Mail struct {
 	SMTPUser string `toml:"smtp_user" doc:"SMTP username"`
 	SMTPPass string `toml:"smtp_password" secret:"true" doc:"SMTP password"`
 	SMTPTLS  string `toml:"smtp_tls" doc:"none, starttls or tls (implicit)"`
+	SMTPAuth string `toml:"smtp_auth" doc:"plain or login (used when smtp_user is set)"`
+	// SMTPTimeout bounds connecting and each send.
+	SMTPTimeout            Duration `toml:"smtp_timeout" doc:"timeout for connecting to and talking with the SMTP server"`
+	SMTPInsecureSkipVerify bool     `toml:"smtp_insecure_skip_verify" doc:"accept any TLS certificate (testing only)"`
+}
+
+type REST struct {
+	Schemas []string `toml:"schemas" doc:"schemas exposed over REST (never ayb, auth, extensions, pg_*, information_schema)"`
+}
+
+type Jobs struct {
+	Enabled       bool     `toml:"enabled" doc:"run job workers in this instance"`
+	Scheduler     bool     `toml:"scheduler" doc:"run the cron scheduler in this instance (safe on every instance: each fire time enqueues once)"`
+	Queues        []string `toml:"queues" doc:"queues to work, as name:concurrency"`
+	Lease         Duration `toml:"lease" doc:"how long a claimed job is held before another instance may rescue it (renewed while it runs)"`
+	PollInterval  Duration `toml:"poll_interval" doc:"how often workers look for due jobs when no NOTIFY arrives"`
+	ShutdownGrace Duration `toml:"shutdown_grace" doc:"how long running jobs may finish at shutdown before they are returned to the queue"`
 }
 
 type Realtime struct {
@@ -104,6 +152,8 @@ func Defaults() Config {
 			Port:            8090,
 			BodyLimit:       1 << 20,
 			ShutdownTimeout: Duration{10 * time.Second},
+			CORSOrigins:     []string{},
+			TrustedProxies:  []string{},
 		},
 		Database: Database{DataDir: "./.ayb/pg", Name: "ayb", MaxConns: 8},
 		Log:      Log{Level: "info", Format: "text"},
@@ -112,8 +162,22 @@ func Defaults() Config {
 			AccessTokenTTL:    Duration{15 * time.Minute},
 			RefreshTokenTTL:   Duration{30 * 24 * time.Hour},
 			MinPasswordLength: 8,
+			HashConcurrency:   4,
+			ArgonMemoryKiB:    19 * 1024,
+			ArgonIterations:   2,
+			VerifyTTL:         Duration{24 * time.Hour},
+			ResetTTL:          Duration{time.Hour},
+			MagicLinkTTL:      Duration{10 * time.Minute},
+			MagicLinkEnabled:  true,
+			ThrottleWindow:    Duration{15 * time.Minute},
+			ThrottleIP:        60,
+			ThrottleAccount:   10,
+			OAuthProviders:    map[string]OAuthProvider{},
 		},
-		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls"},
+		Mail: Mail{Backend: "log", From: "AYB <no-reply@localhost>", SMTPPort: 587, SMTPTLS: "starttls", SMTPAuth: "plain", SMTPTimeout: Duration{10 * time.Second}},
+		REST: REST{Schemas: []string{"public"}},
+		Jobs: Jobs{Enabled: true, Scheduler: true, Queues: []string{"default:10"}, Lease: Duration{30 * time.Second},
+			PollInterval: Duration{time.Second}, ShutdownGrace: Duration{10 * time.Second}},
 		Realtime: Realtime{Enabled: true, Retention: Duration{time.Hour}, PoolSize: 3,
 			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024},
 	}
@@ -211,6 +275,11 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	for _, n := range c.REST.Schemas {
+		if n == "ayb" || n == "auth" || n == "extensions" || n == "information_schema" || strings.HasPrefix(n, "pg_") {
+			return fmt.Errorf("rest.schemas: schema %q cannot be exposed", n)
+		}
 	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return errors.New("database.data_dir is required when database.url is empty")
@@ -322,6 +391,12 @@ func mask(s string) string {
 }
 
 func render(v reflect.Value) string {
+	if v.Kind() == reflect.Slice && v.Len() == 0 {
+		return "[]"
+	}
+	if v.Kind() == reflect.Map && v.Len() == 0 {
+		return "{}"
+	}
 	var b bytes.Buffer
 	enc := toml.NewEncoder(&b)
 	_ = enc.Encode(map[string]any{"v": v.Interface()})

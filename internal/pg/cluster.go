@@ -5,7 +5,6 @@
 package pg
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,7 +53,12 @@ type Cluster struct {
 	done     chan error
 	uid, gid int
 	runAs    bool
+	// traverseCap gives Postgres CAP_DAC_READ_SEARCH (see ensureDir).
+	traverseCap bool
 }
+
+// capDACReadSearch is CAP_DAC_READ_SEARCH from linux/capability.h.
+const capDACReadSearch = 2
 
 // Superuser is the bootstrap superuser's name in managed clusters.
 const Superuser = "ayb_admin"
@@ -100,11 +104,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("read superuser password (%s): %w", filepath.Join(dir, passwordFile), err)
 	}
 	c.password = strings.TrimSpace(string(pw))
-	if err := c.recoverStale(ctx); err != nil {
+	attached, err := c.attachOrRecover(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := c.start(ctx); err != nil {
-		return nil, err
+	if !attached {
+		if err := c.start(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.ensureDatabase(ctx, opts.Database); err != nil {
 		_ = c.Stop(context.Background())
@@ -163,7 +170,11 @@ func (c *Cluster) ensureDir() error {
 			return err
 		}
 		// Postgres must be able to reach its data dir: every ancestor needs
-		// search permission for the unprivileged user.
+		// search permission for the unprivileged user. A checkout under
+		// /root (mode 0700) is the common case where it has not; then
+		// Postgres gets CAP_DAC_READ_SEARCH, the one capability that lets it
+		// pass through, rather than AYB loosening the modes of the user's
+		// directories.
 		for p := filepath.Dir(dir); p != "/" && p != "."; p = filepath.Dir(p) {
 			st, err := os.Stat(p)
 			if err != nil {
@@ -172,7 +183,9 @@ func (c *Cluster) ensureDir() error {
 			if st.Mode().Perm()&0o001 == 0 {
 				sys := st.Sys().(*syscall.Stat_t)
 				if int(sys.Uid) != c.uid && !(int(sys.Gid) == c.gid && st.Mode().Perm()&0o010 != 0) {
-					return fmt.Errorf("the data directory %s is inside %s, which OS user %q cannot enter (mode %v); choose another --data-dir (e.g. under /var/lib or /srv) or run `chmod o+x %s`", dir, p, c.opts.OSUser, st.Mode().Perm(), p)
+					c.opts.logf("%s is not enterable by OS user %q; PostgreSQL runs with CAP_DAC_READ_SEARCH to reach %s", p, c.opts.OSUser, dir)
+					c.traverseCap = true
+					break
 				}
 			}
 		}
@@ -183,10 +196,15 @@ func (c *Cluster) ensureDir() error {
 func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.bin.Path(name), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
-	cmd.Dir = c.opts.DataDir
+	// "/" because the child changes directory after dropping to the
+	// unprivileged user; Postgres itself goes to its absolute -D dir.
+	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if c.runAs {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.gid)}
+		if c.traverseCap {
+			cmd.SysProcAttr.AmbientCaps = []uintptr{capDACReadSearch}
+		}
 	}
 	return cmd
 }
@@ -211,7 +229,6 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		args = append(args, "--no-sync")
 	}
 	cmd := c.command(ctx, "initdb", args...)
-	cmd.Dir = "/"
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("initdb failed: %v\n%s", err, out)
@@ -228,24 +245,37 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	return nil
 }
 
-// recoverStale handles a postmaster.pid left by a killed run: if its
-// postmaster is still alive (an orphan), stop it; otherwise remove the file.
-func (c *Cluster) recoverStale(ctx context.Context) error {
+// attachOrRecover looks at a postmaster.pid left in the data dir. If its
+// postmaster is alive and its parent (another AYB process: a running server,
+// while this is `ayb sql` or a second instance) is alive too, this process
+// attaches to it and will not stop it. If the postmaster was orphaned by a
+// killed AYB, it is stopped; a pid file without a live postmaster is removed.
+func (c *Cluster) attachOrRecover(ctx context.Context) (bool, error) {
 	pidFile := filepath.Join(c.opts.DataDir, "postmaster.pid")
-	f, err := os.Open(pidFile)
+	b, err := os.ReadFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	sc := bufio.NewScanner(f)
-	var pid int
-	if sc.Scan() {
-		pid, _ = strconv.Atoi(strings.TrimSpace(sc.Text()))
-	}
-	f.Close()
+	// Lines: pid, data dir, start time, port, socket dir, listen addr, ...
+	lines := strings.Split(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(lines[0]))
 	if pid > 0 && isPostgres(pid, c.opts.DataDir) {
+		if ppid := parentOf(pid); ppid > 1 && processAlive(ppid) && len(lines) > 5 {
+			port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
+			if port > 0 {
+				c.port = port
+				c.socket = strings.TrimSpace(lines[4])
+				conn, err := pgx.Connect(ctx, c.URL("postgres"))
+				if err == nil {
+					conn.Close(ctx)
+					c.opts.logf("using PostgreSQL already running on port %d (started by pid %d)", port, ppid)
+					return true, nil
+				}
+			}
+		}
 		c.opts.logf("stopping PostgreSQL left running by an earlier run (pid %d)", pid)
 		_ = syscall.Kill(pid, syscall.SIGINT)
 		deadline := time.Now().Add(30 * time.Second)
@@ -257,16 +287,35 @@ func (c *Cluster) recoverStale(ctx context.Context) error {
 			time.Sleep(time.Second)
 		}
 		if processAlive(pid) {
-			return fmt.Errorf("an earlier PostgreSQL (pid %d) is still running on %s and did not stop", pid, c.opts.DataDir)
+			return false, fmt.Errorf("an earlier PostgreSQL (pid %d) is still running on %s and did not stop", pid, c.opts.DataDir)
 		}
 	}
 	if _, err := os.Stat(pidFile); err == nil {
 		c.opts.logf("removing stale %s from a run that did not stop cleanly", pidFile)
 		if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return false, nil
+}
+
+// parentOf returns a process's parent pid, or 0.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
 }
 
 func processAlive(pid int) bool {

@@ -6,6 +6,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/job"
+	"github.com/aybhq/ayb/internal/matview"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -23,16 +26,119 @@ func (s *Server) routes() http.Handler {
 
 	r.Method(http.MethodGet, "/health", web.Handler(s.health))
 
+	// Auth: public endpoints (no identity needed; emailed links are GET pages).
+	if a := s.users; a != nil {
+		r.Method(http.MethodGet, "/.well-known/jwks.json", web.Handler(a.HandleJWKS))
+		r.Method(http.MethodPost, "/api/auth/register", web.Handler(a.HandleRegister))
+		r.Method(http.MethodPost, "/api/auth/login", web.Handler(a.HandleLogin))
+		r.Method(http.MethodPost, "/api/auth/refresh", web.Handler(a.HandleRefresh))
+		r.Method(http.MethodPost, "/api/auth/verify/resend", web.Handler(a.HandleVerifyResend))
+		r.Method(http.MethodGet, "/api/auth/verify", web.Handler(a.HandleVerifyPage))
+		r.Method(http.MethodPost, "/api/auth/reset", web.Handler(a.HandleResetRequest))
+		r.Method(http.MethodGet, "/api/auth/reset", web.Handler(a.HandleResetPage))
+		r.Method(http.MethodPost, "/api/auth/reset/form", web.Handler(a.HandleResetForm))
+		r.Method(http.MethodPost, "/api/auth/reset/confirm", web.Handler(a.HandleResetConfirm))
+		r.Method(http.MethodPost, "/api/auth/magic-link", web.Handler(a.HandleMagicLinkRequest))
+		r.Method(http.MethodGet, "/api/auth/magic-link/confirm", web.Handler(a.HandleMagicLinkPage))
+		r.Method(http.MethodPost, "/api/auth/magic-link/verify", web.Handler(a.HandleMagicLinkVerify))
+		r.Method(http.MethodGet, "/api/auth/email/confirm", web.Handler(a.HandleEmailChangePage))
+		r.Method(http.MethodGet, "/api/auth/oauth/{provider}", web.Handler(a.HandleOAuthStart))
+		r.Method(http.MethodGet, "/api/auth/oauth/{provider}/callback", web.Handler(a.HandleOAuthCallback))
+		r.Method(http.MethodPost, "/api/auth/oauth/token", web.Handler(a.HandleOAuthToken))
+	}
+
+	// Everything below knows its caller: s.identify resolves the credential
+	// (API key, else JWT, else anonymous) once per request.
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
-		// API routes are added here by area.
+		// Per-key and per-app rate limits: right after identity, before
+		// any handler does work.
+		if s.apiKeys != nil {
+			r.Use(s.apiKeys.RateLimit)
+		}
+
+		// Auth: the signed-in user's own account and sessions.
+		if a := s.users; a != nil {
+			r.Method(http.MethodPost, "/api/auth/logout", web.Handler(a.HandleLogout))
+			r.Method(http.MethodGet, "/api/auth/me", web.Handler(a.HandleMe))
+			r.Method(http.MethodPatch, "/api/auth/me", web.Handler(a.HandleUpdateMe))
+			r.Method(http.MethodGet, "/api/auth/sessions", web.Handler(a.HandleSessions))
+			r.Method(http.MethodDelete, "/api/auth/sessions/{id}", web.Handler(a.HandleRevokeSession))
+			// Account-changing endpoints: a scoped credential (API key,
+			// OAuth token) needs scope "full".
+			r.Group(func(r chi.Router) {
+				r.Use(apikey.RequireFullScope)
+				r.Method(http.MethodDelete, "/api/auth/me", web.Handler(a.HandleDeleteMe))
+				r.Method(http.MethodPost, "/api/auth/password", web.Handler(a.HandleChangePassword))
+				r.Method(http.MethodPost, "/api/auth/email", web.Handler(a.HandleEmailChange))
+			})
+		}
+		// A user's own API keys (UserRoutes applies RequireFullScope).
+		if s.apiKeys != nil {
+			r.Mount("/api/auth/api-keys", s.apiKeys.UserRoutes())
+		}
+
+		// REST over the exposed schemas (internal/rest).
+		if s.rest != nil {
+			r.Method(http.MethodGet, "/api/collections/{table}", web.Handler(s.rest.List))
+			r.Method(http.MethodPost, "/api/collections/{table}", web.Handler(s.rest.Create))
+			r.Method(http.MethodPost, "/api/collections/{table}/batch", web.Handler(s.rest.Batch))
+			r.Method(http.MethodGet, "/api/collections/{table}/{id}", web.Handler(s.rest.Get))
+			r.Method(http.MethodPatch, "/api/collections/{table}/{id}", web.Handler(s.rest.Update))
+			r.Method(http.MethodDelete, "/api/collections/{table}/{id}", web.Handler(s.rest.Delete))
+			r.Method(http.MethodPost, "/api/rpc/{function}", web.Handler(s.rest.RPC))
+			r.Method(http.MethodGet, "/api/rpc/{function}", web.Handler(s.rest.RPC))
+			r.Method(http.MethodGet, "/api/schema", web.Handler(s.rest.Schema))
+			r.Method(http.MethodGet, "/api/openapi.json", web.Handler(s.rest.OpenAPI))
+		}
+
+		// Realtime: SSE change streams under RLS.
 		if rt := s.realtime; rt != nil {
 			r.Method(http.MethodGet, "/api/realtime", web.Handler(rt.Stream))
 			r.Method(http.MethodPost, "/api/realtime/{connection}/token", web.Handler(rt.Handover))
-			r.Method(http.MethodGet, "/api/admin/realtime/tables", web.Handler(rt.AdminList))
-			r.Method(http.MethodPost, "/api/admin/realtime/tables", web.Handler(rt.AdminEnable))
-			r.Method(http.MethodDelete, "/api/admin/realtime/tables/{table}", web.Handler(rt.AdminDisable))
 		}
+
+		// Admin API: every /api/admin route is behind RequireAdmin
+		// (service_role; a user's key never is).
+		r.Route("/api/admin", func(r chi.Router) {
+			r.Use(apikey.RequireAdmin)
+			if s.apps != nil {
+				r.Mount("/apps", s.apps.AdminRoutes(apikey.RequireAdmin))
+			}
+			if s.apiKeys != nil {
+				r.Mount("/api-keys", s.apiKeys.AdminRoutes())
+			}
+
+			// Jobs, schedules and materialized views.
+			jobs, mv := job.NewAdmin(s.db), matview.NewAdmin(s.db)
+			r.Method(http.MethodGet, "/jobs", web.Handler(jobs.ListJobs))
+			r.Method(http.MethodPost, "/jobs", web.Handler(jobs.EnqueueJob))
+			r.Method(http.MethodGet, "/jobs/stats", web.Handler(jobs.JobStats))
+			r.Method(http.MethodGet, "/jobs/{id}", web.Handler(jobs.GetJob))
+			r.Method(http.MethodPost, "/jobs/{id}/cancel", web.Handler(jobs.CancelJob))
+			r.Method(http.MethodPost, "/jobs/{id}/retry", web.Handler(jobs.RetryJob))
+			r.Method(http.MethodGet, "/schedules", web.Handler(jobs.ListSchedules))
+			r.Method(http.MethodPost, "/schedules", web.Handler(jobs.CreateSchedule))
+			r.Method(http.MethodGet, "/schedules/{name}", web.Handler(jobs.GetSchedule))
+			r.Method(http.MethodPut, "/schedules/{name}", web.Handler(jobs.UpdateSchedule))
+			r.Method(http.MethodDelete, "/schedules/{name}", web.Handler(jobs.DeleteSchedule))
+			r.Method(http.MethodPost, "/schedules/{name}/enable", web.Handler(jobs.EnableSchedule))
+			r.Method(http.MethodPost, "/schedules/{name}/disable", web.Handler(jobs.DisableSchedule))
+			r.Method(http.MethodPost, "/schedules/{name}/run", web.Handler(jobs.RunSchedule))
+			r.Method(http.MethodGet, "/matviews", web.Handler(mv.List))
+			r.Method(http.MethodPost, "/matviews", web.Handler(mv.Register))
+			r.Method(http.MethodGet, "/matviews/{view}", web.Handler(mv.Get))
+			r.Method(http.MethodPatch, "/matviews/{view}", web.Handler(mv.Update))
+			r.Method(http.MethodDelete, "/matviews/{view}", web.Handler(mv.Unregister))
+			r.Method(http.MethodPost, "/matviews/{view}/refresh", web.Handler(mv.Refresh))
+			r.Method(http.MethodGet, "/matviews/{view}/refreshes", web.Handler(mv.History))
+
+			if rt := s.realtime; rt != nil {
+				r.Method(http.MethodGet, "/realtime/tables", web.Handler(rt.AdminList))
+				r.Method(http.MethodPost, "/realtime/tables", web.Handler(rt.AdminEnable))
+				r.Method(http.MethodDelete, "/realtime/tables/{table}", web.Handler(rt.AdminDisable))
+			}
+		})
 	})
 	return r
 }

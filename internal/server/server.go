@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,10 +14,15 @@ import (
 	"time"
 
 	"github.com/aybhq/ayb/internal/apierror"
+	"github.com/aybhq/ayb/internal/apikey"
+	"github.com/aybhq/ayb/internal/app"
+	"github.com/aybhq/ayb/internal/auth"
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
 	"github.com/aybhq/ayb/internal/realtime"
+	"github.com/aybhq/ayb/internal/rest"
+	"github.com/aybhq/ayb/internal/schema"
 	"github.com/aybhq/ayb/internal/web"
 )
 
@@ -32,9 +38,13 @@ type Server struct {
 	cfg      config.Config
 	db       *db.DB
 	auth     Authenticator
+	users    *auth.Service
 	version  string
-	realtime *realtime.Service
 	handler  http.Handler
+	rest     *rest.Handler // nil without a schema cache
+	apiKeys  *apikey.Service
+	apps     *app.Service
+	realtime *realtime.Service
 }
 
 // Options are the server's dependencies.
@@ -42,16 +52,30 @@ type Options struct {
 	Config        config.Config
 	DB            *db.DB
 	Authenticator Authenticator
-	Version       string
+	// Auth serves /api/auth and the JWKS (nil: those routes are absent).
+	Auth    *auth.Service
+	Version string
+	// Schema is the REST API's schema cache; the REST routes are served
+	// when it is set.
+	Schema *schema.Cache
+	// APIKeys and Apps (both optional) serve /api/admin/api-keys,
+	// /api/auth/api-keys and /api/admin/apps, and APIKeys rate-limits
+	// requests made with keys.
+	APIKeys *apikey.Service
+	Apps    *app.Service
 	// Realtime serves /api/realtime (nil: not mounted).
 	Realtime *realtime.Service
 }
 
 // New builds the server and its router.
 func New(opt Options) *Server {
-	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, version: opt.Version, realtime: opt.Realtime}
+	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version,
+		apiKeys: opt.APIKeys, apps: opt.Apps, realtime: opt.Realtime}
 	if s.auth == nil {
 		s.auth = noCredentials{}
+	}
+	if opt.Schema != nil {
+		s.rest = rest.New(opt.DB, opt.Schema)
 	}
 	s.handler = s.routes()
 	return s
@@ -64,11 +88,27 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // down gracefully within the configured timeout. ready (may be nil) receives
 // the bound address once listening.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
-	addr := net.JoinHostPort(s.cfg.Server.Host, strconv.Itoa(s.cfg.Server.Port))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Listen(s.cfg)
 	if err != nil {
 		return err
 	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Listen binds the configured address. `ayb start` binds before it starts
+// PostgreSQL, so a port in use fails at once (and the managed cluster can
+// never pick the same port).
+func Listen(cfg config.Config) (net.Listener, error) {
+	addr := net.JoinHostPort(cfg.Server.Host, strconv.Itoa(cfg.Server.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve is Run on a listener the caller bound.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

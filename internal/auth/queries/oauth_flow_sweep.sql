@@ -1,0 +1,1 @@
+delete from ayb.oauth_flows where expires_at < $1

@@ -1,0 +1,1 @@
+delete from ayb.auth_throttle where window_start < $1

@@ -1,0 +1,1 @@
+delete from ayb.users where id = $1

@@ -1,0 +1,1 @@
+delete from ayb.users where lower(email) = lower($1) returning id

@@ -1,0 +1,1 @@
+select (ayb.job_cancel($1)).id

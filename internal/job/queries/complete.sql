@@ -1,0 +1,1 @@
+select ayb.job_complete($1::bigint[], $2::integer[])

@@ -1,0 +1,1 @@
+select name, removed from ayb.housekeeping_run($1::jsonb)

@@ -1,0 +1,1 @@
+listen ayb_jobs

@@ -1,0 +1,1 @@
+select (ayb.job_retry($1)).id

@@ -1,0 +1,1 @@
+select (ayb.schedule_delete($1)).name

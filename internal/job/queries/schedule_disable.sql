@@ -1,0 +1,1 @@
+select (ayb.schedule_disable($1)).name

@@ -1,0 +1,1 @@
+select (ayb.schedule_enable($1)).name

@@ -1,0 +1,1 @@
+select ayb.schedule_run_now($1)

@@ -1,0 +1,1 @@
+select min(next_run_at) from ayb.schedules where enabled

@@ -1,0 +1,1 @@
+select (ayb.matview_unregister($1)).id

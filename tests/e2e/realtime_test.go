@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aybhq/ayb/internal/dbtest"
+)
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct {
+	ID, Event string
+	Data      map[string]any
+}
+
+// openStream subscribes and returns a channel of events (closed when the
+// stream ends).
+func openStream(t *testing.T, base, query string) (<-chan sseEvent, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/realtime?"+query, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	ch := make(chan sseEvent, 100)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var ev sseEvent
+		var data strings.Builder
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if data.Len() > 0 || ev.Event != "" {
+					_ = json.Unmarshal([]byte(data.String()), &ev.Data)
+					ch <- ev
+				}
+				ev, data = sseEvent{}, strings.Builder{}
+			case strings.HasPrefix(line, "id:"):
+				ev.ID = strings.TrimSpace(line[3:])
+			case strings.HasPrefix(line, "event:"):
+				ev.Event = strings.TrimSpace(line[6:])
+			case strings.HasPrefix(line, "data:"):
+				data.WriteString(strings.TrimSpace(line[5:]))
+			}
+		}
+	}()
+	t.Cleanup(cancel)
+	return ch, cancel
+}
+
+func nextEvent(t *testing.T, ch <-chan sseEvent, within time.Duration) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		require.True(t, ok, "stream ended")
+		return ev
+	case <-time.After(within):
+		t.Fatalf("no event within %s", within)
+	}
+	return sseEvent{}
+}
+
+// Realtime through the real binary with real tokens: a change made in psql
+// reaches the owner only; a filter in the REST grammar narrows the stream;
+// logging out closes the stream.
+func TestRealtimeWithRealTokens(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	d.Exec(t, `
+		create table public.notes (id bigserial primary key, owner uuid not null, topic text not null, body text);
+		alter table public.notes enable row level security;
+		create policy own on public.notes using (owner = auth.uid());
+		select ayb.realtime_enable('public.notes');`)
+	in := Start(t, StartOptions{
+		DatabaseURL: d.URL,
+		Env:         []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL, "AYB_REALTIME_SESSION_CHECK_INTERVAL=500ms"},
+	})
+	anon := &Client{t: t, Base: in.URL}
+	signUp := func(email string) (string, string) {
+		r := anon.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": "a sturdy passphrase 42"})
+		require.Equal(t, 201, r.Status, string(r.Raw))
+		m := r.JSON(t)
+		return m["access_token"].(string), m["user"].(map[string]any)["id"].(string)
+	}
+	aliceTok, aliceID := signUp("alice@example.com")
+	bobTok, _ := signUp("bob@example.com")
+
+	aliceAll, _ := openStream(t, in.URL, "tables=notes&token="+url.QueryEscape(aliceTok))
+	aliceNews, _ := openStream(t, in.URL, "tables=notes&token="+url.QueryEscape(aliceTok)+"&"+url.QueryEscape("filter[notes]")+"="+url.QueryEscape("topic = 'news'"))
+	bobAll, _ := openStream(t, in.URL, "tables=notes&token="+url.QueryEscape(bobTok))
+	for _, ch := range []<-chan sseEvent{aliceAll, aliceNews, bobAll} {
+		require.Equal(t, "connected", nextEvent(t, ch, 10*time.Second).Event)
+	}
+
+	d.Exec(t, "insert into public.notes(owner, topic, body) values ($1, 'sport', 'goal'), ($1, 'news', 'extra')", aliceID)
+	got := []string{nextEvent(t, aliceAll, 10*time.Second).Data["record"].(map[string]any)["topic"].(string),
+		nextEvent(t, aliceAll, 10*time.Second).Data["record"].(map[string]any)["topic"].(string)}
+	require.ElementsMatch(t, []string{"sport", "news"}, got)
+	ev := nextEvent(t, aliceNews, 10*time.Second)
+	require.Equal(t, "news", ev.Data["record"].(map[string]any)["topic"], "the filter narrows the stream")
+	require.Equal(t, "insert", ev.Data["op"])
+	select {
+	case ev := <-bobAll:
+		t.Fatalf("bob received alice's row: %+v", ev)
+	case <-time.After(time.Second):
+	}
+
+	// Logging out ends the session: alice's streams close.
+	r := anon.With(aliceTok).Do("POST", "/api/auth/logout", map[string]any{})
+	require.Contains(t, []int{200, 204}, r.Status, string(r.Raw))
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-aliceAll:
+			if !ok {
+				t.Fatal("stream ended without a close event")
+			}
+			if ev.Event == "close" {
+				require.Equal(t, "session_revoked", ev.Data["reason"])
+				return
+			}
+		case <-deadline:
+			t.Fatal("stream did not close after logout")
+		}
+	}
+}
