@@ -45,10 +45,10 @@ const (
 
 func rtUser(i int) string { return fmt.Sprintf("00000000-0000-0000-0000-%012d", i+1) }
 
-// benchAuth maps "Bearer <uuid>" to an authenticated user.
-type benchAuth struct{}
+// rtBenchAuth maps "Bearer <uuid>" to an authenticated user.
+type rtBenchAuth struct{}
 
-func (benchAuth) Authenticate(r *http.Request) (identity.Identity, error) {
+func (rtBenchAuth) Authenticate(r *http.Request) (identity.Identity, error) {
 	sub := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return identity.Identity{Role: identity.RoleAuthenticated, Kind: "jwt", Claims: map[string]any{
 		"sub": sub, "role": "authenticated", "exp": time.Now().Add(time.Hour).Unix()}}, nil
@@ -172,7 +172,7 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(runCtx) }()
-	srv := server.New(server.Options{Config: config.Defaults(), Authenticator: benchAuth{}, Realtime: svc})
+	srv := server.New(server.Options{Config: config.Defaults(), Authenticator: rtBenchAuth{}, Realtime: svc})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: rtUsers, MaxConnsPerHost: 0}
