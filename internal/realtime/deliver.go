@@ -121,8 +121,15 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		}
 		v, err := s.judge(ctx, t, images, readers)
 		if err != nil {
-			// Fail closed: nobody sees what could not be checked.
-			slog.Error("realtime: visibility check failed; events withheld", "table", t, "err", err)
+			// Fail closed, lose nothing: nobody sees what could not be
+			// checked, and its readers are disconnected with a resumable
+			// reason, so they get these events on resume.
+			slog.Error("realtime: visibility check failed; readers disconnected", "table", t, "err", err)
+			for i, sub := range subs {
+				if _, ok := sub.tables[t]; ok && snaps[i].pos < last {
+					sub.fail(closeError)
+				}
+			}
 			v = &verdicts{}
 		}
 		perTable[t] = v
@@ -207,6 +214,13 @@ func (w *view) message(e event, rec, old map[string]any) Message {
 }
 
 // judge runs the filters and the visibility check for one table's images.
+// Measured here (PG15, 2 shared cores, psql, membership policy, 1,000
+// claims): ayb.realtime_check's claims loop costs ~27 us per (claims,
+// image) pair with auth.uid() in the policy (its regex and auth.jwt() run
+// per pair; ~1.8 us when the policy reads current_setting() directly); the
+// set-based path runs 1,000 x 20 pairs in 13.5 ms, ~0.7 us per pair, as the
+// planner hash-joins the row's team members with the subscribers. Walrus's
+// one-statement-per-subscriber loop: ~14 us per check (perf.md 2.2).
 // One round trip per distinct filter and per role; within a role, each
 // distinct claims set is checked once (subscribers with identical claims
 // share the answer).

@@ -611,3 +611,33 @@ func TestAdminAndSQLManageTables(t *testing.T) {
 		"select count(*) from pg_trigger where tgname = 'ayb_realtime' and tgrelid = 'public.other'::regclass").Scan(&n))
 	require.Zero(t, n)
 }
+
+func TestFailingPolicyDisconnectsResumablyInsteadOfDropping(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	// A policy that raises for team 7 rows (division by zero).
+	b.exec(t, "create policy breaks on public.rows as restrictive for select using (100 / (team_id - 7) <> 0)")
+	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+	b.exec(t, "insert into rows (team_id, body) values (7, 'boom')")
+	ev := s.next(t)
+	require.Equal(t, "close", ev.Event)
+	require.Equal(t, "internal_error", ev.Data["reason"])
+	require.Equal(t, true, ev.Data["resumable"])
+}
+
+func TestResumeOnAnotherInstance(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+	b.exec(t, "insert into rows (team_id, body) values (1, 'first')")
+	last := s.next(t).ID
+	s.close()
+	// While the client is away, changes; then it comes back through a
+	// second instance that started after them (it catches up from the log).
+	b.exec(t, "insert into rows (team_id, body) values (1, 'second'), (1, 'third')")
+	url2, _ := instance(t, b.db, realtime.Options{})
+	r, _, _ := open(t, url2, "tables=rows", token(userA), last)
+	require.Equal(t, "second", r.next(t).Data["record"].(map[string]any)["body"])
+	require.Equal(t, "third", r.next(t).Data["record"].(map[string]any)["body"])
+	r.quiet(t, 300*time.Millisecond)
+}

@@ -8,6 +8,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,43 +83,30 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		return err
 	}
 
-	// REST stand-in: GET by key through db.InTx as a user, on its own pool.
+	// REST stand-in: GET by key through db.InTx as a user, on its own pool,
+	// measured twice: in this process (beside the server and the 1,000 SSE
+	// clients) and in a child process (the database's view only).
 	rest, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: rtRESTCon})
 	if err != nil {
 		return err
 	}
 	defer rest.Close()
-	restP99 := func(stop <-chan struct{}) (time.Duration, int) {
-		var mu sync.Mutex
-		var lat []time.Duration
-		var wg sync.WaitGroup
-		for c := 0; c < rtRESTCon; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				id := identity.Identity{Role: "authenticated", Claims: map[string]any{"sub": rtUser(c), "role": "authenticated"}}
-				for k := int64(c + 1); ; k = k%10000 + 1 {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					t0 := time.Now()
-					_ = rest.InTx(ctx, id, func(tx pgx.Tx) error {
-						var s string
-						err := tx.QueryRow(ctx, "select coalesce((select body from public.rows where id = $1), '')", k).Scan(&s)
-						return err
-					})
-					mu.Lock()
-					lat = append(lat, time.Since(t0))
-					mu.Unlock()
-					time.Sleep(2 * time.Millisecond) // a steady request load, not saturation
-				}
-			}(c)
+	restP99 := func(stop <-chan struct{}) (time.Duration, int) { return restLoop(ctx, rest, stop) }
+	restChild := func() (time.Duration, int, error) {
+		cmd := exec.CommandContext(ctx, os.Args[0])
+		cmd.Env = append(os.Environ(), "AYB_RT_REST_CHILD="+d.URL)
+		out, err := cmd.Output()
+		if err != nil {
+			return 0, 0, fmt.Errorf("rest child: %w", err)
 		}
-		<-stop
-		wg.Wait()
-		return Percentile(lat, 99), len(lat)
+		var r struct {
+			P99 time.Duration
+			N   int
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			return 0, 0, fmt.Errorf("rest child: %w: %s", err, out)
+		}
+		return r.P99, r.N, nil
 	}
 
 	// writer inserts at rtRate/s and records each row's commit time.
@@ -144,7 +135,7 @@ func benchRealtime(ctx context.Context, env *Env) error {
 			n++
 		}
 	}
-	phase := func(withWriter bool) (p99 time.Duration, reqs, writes int, err error) {
+	phase := func(withWriter bool, child bool) (p99 time.Duration, reqs, writes int, err error) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var werr error
@@ -153,11 +144,22 @@ func benchRealtime(ctx context.Context, env *Env) error {
 			go func() { defer wg.Done(); writes, werr = writer(stop) }()
 		}
 		done := make(chan struct{})
-		go func() { p99, reqs = restP99(stop); close(done) }()
-		time.Sleep(rtPhase)
-		close(stop)
-		wg.Wait()
-		<-done
+		var cerr error
+		if child {
+			go func() { p99, reqs, cerr = restChild(); close(done) }()
+			<-done
+			close(stop)
+			wg.Wait()
+		} else {
+			go func() { p99, reqs = restP99(stop); close(done) }()
+			time.Sleep(rtPhase)
+			close(stop)
+			wg.Wait()
+			<-done
+		}
+		if cerr != nil {
+			return 0, 0, 0, cerr
+		}
 		return p99, reqs, writes, werr
 	}
 
@@ -234,17 +236,32 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	var base99s, load99s []float64
 	var baseN, loadN, writes int
 	var steadyChecks float64
+	cpuWith, cpuWithout := map[string]float64{}, map[string]float64{}
+	addDelta := func(into, a, b map[string]float64) {
+		for k, v := range b {
+			if d := v - a[k]; d > 0 {
+				into[k] += d
+			}
+		}
+	}
 	var rounds int64
 	var roundTime time.Duration
+	var baseChild, loadChild []float64
 	for round := 0; round < 3; round++ {
 		if _, err := admin.Exec(ctx, "select ayb.realtime_disable('public.rows')"); err != nil {
 			return err
 		}
-		p, n, _, err := phase(true)
+		c0 := cpuByRole(ctx, admin)
+		p, n, _, err := phase(true, false)
 		if err != nil {
 			return err
 		}
+		addDelta(cpuWithout, c0, cpuByRole(ctx, admin))
 		base99s, baseN = append(base99s, ms(p)), baseN+n
+		if p, _, _, err = phase(true, true); err != nil {
+			return err
+		}
+		baseChild = append(baseChild, ms(p))
 		if _, err := admin.Exec(ctx, "select ayb.realtime_enable('public.rows')"); err != nil {
 			return err
 		}
@@ -252,19 +269,28 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		r0, d0 := svc.CheckRounds()
 		recording.Store(true)
 		t0 := time.Now()
-		p, n, w, err := phase(true)
+		c1 := cpuByRole(ctx, admin)
+		p, n, w, err := phase(true, false)
 		if err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond) // let the last events land
-		recording.Store(false)
+		addDelta(cpuWith, c1, cpuByRole(ctx, admin))
 		steadyChecks += float64(svc.Checks()-checks0) / time.Since(t0).Seconds() / 3
 		r1, d1 := svc.CheckRounds()
 		rounds, roundTime = rounds+r1-r0, roundTime+d1-d0
 		load99s, loadN, writes = append(load99s, ms(p)), loadN+n, writes+w
+		p, _, w, err = phase(true, true)
+		if err != nil {
+			return err
+		}
+		writes += w
+		loadChild = append(loadChild, ms(p))
+		time.Sleep(300 * time.Millisecond) // let the last events land
+		recording.Store(false)
 	}
 	latMu.Lock()
 	p50, p99, nLat := Percentile(latencies, 50), Percentile(latencies, 99), len(latencies)
+	p90, p95 := Percentile(latencies, 90), Percentile(latencies, 95)
 	latMu.Unlock()
 
 	// Capacity: a burst of rtBurst rows in 10 transactions; time until every
@@ -313,17 +339,128 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	wg.Wait()
 	naiveRate := float64(naiveN.Load()) / 5
 
-	fmt.Printf("   %d subscribers (distinct users), %d teams, %d writes/s, 3 x %s with realtime (%d writes), checker pool 3, REST stand-in %d conns\n",
+	fmt.Printf("   %d subscribers (distinct users), %d teams, %d writes/s, 6 x %s with realtime (%d writes), checker pool 3, REST stand-in %d conns\n",
 		rtUsers, rtTeams, rtRate, rtPhase, writes, rtRESTCon)
-	fmt.Printf("   delivery latency commit->client: p50 %s  p99 %s  (%d deliveries; goal p99 < 300ms)\n",
-		p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), nLat)
+	fmt.Printf("   delivery latency commit->client: p50 %s  p90 %s  p95 %s  p99 %s  (%d deliveries; goal p99 < 300ms)\n",
+		p50.Round(100*time.Microsecond), p90.Round(100*time.Microsecond), p95.Round(100*time.Microsecond),
+		p99.Round(100*time.Microsecond), nLat)
 	fmt.Printf("   steady-state visibility checks: %.0f/s (what 100 writes/s x 1,000 subscribers needs); %d check rounds, %.1f ms each\n",
 		steadyChecks, rounds, ms(roundTime)/float64(max(rounds, 1)))
 	fmt.Printf("   burst: %d rows -> %d deliveries in %s\n", rtBurst, rtBurst*rtUsers/rtTeams, burst.Round(time.Millisecond))
 	Ratio("visibility checks/s: batched vs naive tx-per-check", burstChecks, naiveRate, "chk/s")
 	Ratio("REST p99 with realtime load vs without (ms, median of 3)", median(load99s), median(base99s), "ms")
+	Ratio("  same, REST stand-in in a separate process", median(loadChild), median(baseChild), "ms")
 	fmt.Printf("   REST requests: %d without, %d with realtime load\n", baseN, loadN)
+	fmt.Printf("   CPU seconds over the 3 phases each, without -> with realtime (clock ticks / 100):\n")
+	var names []string
+	for k := range cpuWith {
+		names = append(names, k)
+	}
+	for k := range cpuWithout {
+		if _, ok := cpuWith[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Printf("     %-40s %6.2f -> %6.2f\n", k, cpuWithout[k]/100, cpuWith[k]/100)
+	}
 	return nil
 }
 
+// restLoop is the REST stand-in: rtRESTCon clients doing GET-by-key
+// through db.InTx as a user, each pausing 2ms between requests (a steady
+// load, not saturation), until stop. It returns the p99 and the count.
+func restLoop(ctx context.Context, rest *db.DB, stop <-chan struct{}) (time.Duration, int) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for c := 0; c < rtRESTCon; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			id := identity.Identity{Role: "authenticated", Claims: map[string]any{"sub": rtUser(c), "role": "authenticated"}}
+			for k := int64(c + 1); ; k = k%10000 + 1 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				_ = rest.InTx(ctx, id, func(tx pgx.Tx) error {
+					var s string
+					return tx.QueryRow(ctx, "select coalesce((select body from public.rows where id = $1), '')", k).Scan(&s)
+				})
+				mu.Lock()
+				lat = append(lat, time.Since(t0))
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond)
+			}
+		}(c)
+	}
+	<-stop
+	wg.Wait()
+	return Percentile(lat, 99), len(lat)
+}
+
+// In the child process (AYB_RT_REST_CHILD=<url>) the bench only runs the
+// REST stand-in for one phase and prints {"P99":ns,"N":n}.
+func init() {
+	url := os.Getenv("AYB_RT_REST_CHILD")
+	if url == "" {
+		return
+	}
+	ctx := context.Background()
+	rest, err := db.Open(ctx, url, db.PoolOptions{MaxConns: rtRESTCon})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stop := make(chan struct{})
+	time.AfterFunc(rtPhase, func() { close(stop) })
+	p99, n := restLoop(ctx, rest, stop)
+	rest.Close()
+	b, _ := json.Marshal(map[string]any{"P99": p99, "N": n})
+	os.Stdout.Write(b)
+	os.Exit(0)
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuTicks reads utime+stime (clock ticks) of a process from /proc.
+func cpuTicks(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+2:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return u + st
+}
+
+// cpuByRole sums CPU ticks of this process and of the database's backends,
+// grouped by application_name, so a run shows where realtime's cost goes.
+func cpuByRole(ctx context.Context, admin *pgx.Conn) map[string]float64 {
+	out := map[string]float64{"bench process (server + clients)": cpuTicks(os.Getpid())}
+	rows, err := admin.Query(ctx, "select pid, coalesce(nullif(application_name, ''), backend_type) from pg_stat_activity where datname = current_database() or datname is null")
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		var app string
+		if rows.Scan(&pid, &app) == nil {
+			out["pg: "+app] += cpuTicks(pid)
+		}
+	}
+	return out
+}
