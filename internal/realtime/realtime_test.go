@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -558,14 +559,25 @@ func TestTokenExpiryClosesUnlessHandedOver(t *testing.T) {
 func TestSlowClientIsDisconnectedWithResumableReason(t *testing.T) {
 	t.Parallel()
 	b := setup(t, realtime.Options{Buffer: 4})
-	req, _ := http.NewRequest(http.MethodGet, b.url+"/api/realtime?tables=rows", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/api/realtime?tables=rows", nil)
 	req.Header.Set("Authorization", "Bearer "+token(userA))
-	resp, err := http.DefaultClient.Do(req)
+	// A client with a tiny socket receive buffer that never reads: the
+	// kernel's buffers fill, then the stream's own.
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}}
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	// Never read: big rows fill the socket, then the buffer.
-	big := strings.Repeat("x", 256<<10)
-	for range 40 {
+	// More than any loopback socket buffers hold (tcp_wmem max is 4 MB).
+	big := strings.Repeat("x", 128<<10) // 48 x 128 KB = 6 MB
+	for range 48 {
 		b.exec(t, "insert into rows (team_id, body) values (1, $1)", big)
 	}
 	all, err := io.ReadAll(resp.Body)
