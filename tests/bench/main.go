@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -31,7 +32,20 @@ func register(b *Bench) { benches[b.Name] = b }
 func main() {
 	only := flag.String("only", "", "comma-separated benchmark names (default: all)")
 	list := flag.Bool("list", false, "list benchmarks")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	names := make([]string, 0, len(benches))
 	for n := range benches {
 		names = append(names, n)
@@ -69,6 +83,7 @@ func main() {
 		fmt.Printf("   (%s took %s)\n", b.Name, time.Since(start).Round(time.Millisecond))
 	}
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
