@@ -118,3 +118,32 @@ func TestInBatchReadOnly(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, apierror.CodeInsufficientScope, apierror.As(err).Code)
 }
+
+// The role and claims are transaction-local: after a successful pipeline
+// (an implicit transaction, no BEGIN/COMMIT) the connection carries neither.
+func TestInBatchLeavesNoIdentityBehind(t *testing.T) {
+	t.Parallel()
+	d := setupBatch(t)
+	ctx := context.Background()
+	one, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	defer one.Close()
+	var body string
+	q := &db.Query{SQL: "select body from public.notes where id = 1", Dest: []any{&body}}
+	require.NoError(t, one.InBatch(ctx, user(alice), q))
+	require.True(t, q.Found)
+	require.Equal(t, "a", body)
+	var role, claims string
+	require.NoError(t, one.Pool.QueryRow(ctx, "select current_user::text, coalesce(current_setting('request.jwt.claims', true), '')").Scan(&role, &claims))
+	require.NotEqual(t, "authenticated", role)
+	require.Empty(t, claims)
+	// And a read-only pipeline leaves the next transaction writable.
+	ro := user(alice)
+	ro.ReadOnly = true
+	var x int
+	require.NoError(t, one.InBatch(ctx, ro, &db.Query{SQL: "select 1", Dest: []any{&x}}))
+	require.NoError(t, one.System(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "create temporary table t_after_ro (x int)")
+		return err
+	}))
+}

@@ -124,8 +124,8 @@ func pgbench(ctx context.Context, bin pg.Binaries, url string, args ...string) (
 // and Postgres share the cores), keep-alive HTTP against the real handler
 // on a loopback listener, beside the physical limit measured in the same
 // run on the same database: pgbench -S, and a pgbench replay of exactly
-// the SQL a GET by key sends (begin, set_config of role and claims, the
-// query, commit) pipelined the way InBatch sends it.
+// the SQL a GET by key sends (set_config of role and claims, the query)
+// pipelined the way InBatch sends it: one implicit transaction up to Sync.
 func benchREST(ctx context.Context, env *Env) error {
 	const clients = 8
 	dur := 5 * time.Second
@@ -193,10 +193,8 @@ func benchREST(ctx context.Context, env *Env) error {
 	claims := `{"sub":"` + benchOwner + `","role":"authenticated","email":"bench@example.com"}`
 	script := `\set id random(1, 10000)
 \startpipeline
-begin isolation level read committed read write;
 select set_config('role', 'authenticated', true), set_config('request.jwt.claims', '` + claims + `', true);
 select (select row_to_json(_r) from (select "t0"."id", "t0"."owner", "t0"."body", "t0"."kind") _r)::text from "public"."msgs" "t0" where "t0"."id" = :id::text::bigint;
-commit;
 \endpipeline
 `
 	if err := os.WriteFile(replay, []byte(script), 0o644); err != nil {
