@@ -88,9 +88,9 @@ CREATE FUNCTION auth.uid() RETURNS uuid
     SET search_path TO ''
     AS $_$
   select case
-    when (auth.jwt() ->> 'sub') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-      then (auth.jwt() ->> 'sub')::uuid
+    when s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then s::uuid
   end
+  from (select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub' as s) c
 $_$;
 
 CREATE FUNCTION ayb.api_keys_live_app() RETURNS trigger

@@ -84,9 +84,14 @@ func TestInvalidClaimsJSONIsClearError(t *testing.T) {
 	d := New(t)
 	ctx := context.Background()
 	conn := d.Admin(t)
-	_, err := conn.Exec(ctx, "begin; set local role authenticated; select set_config('request.jwt.claims', '{not json', true); select auth.uid(); commit")
+	_, err := conn.Exec(ctx, "begin; set local role authenticated; select set_config('request.jwt.claims', '{not json', true); select auth.jwt(); commit")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "request.jwt.claims is not valid JSON")
+	_, err = conn.Exec(ctx, "rollback")
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "begin; set local role authenticated; select set_config('request.jwt.claims', '{not json', true); select auth.uid(); commit")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "invalid input syntax for type json")
 }
 
 func TestReadOnlyIdentityCannotWrite(t *testing.T) {

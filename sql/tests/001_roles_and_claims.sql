@@ -1,6 +1,6 @@
 -- Role isolation and the claim helpers, as every API role.
 begin;
-select plan(20);
+select plan(21);
 
 -- The private schema is closed to the API roles.
 select ok(not has_schema_privilege('anon', 'ayb', 'usage'), 'anon has no usage on schema ayb');
@@ -39,7 +39,8 @@ select is(auth.uid(), null, 'non-uuid sub gives null uid');
 
 -- Malformed claims JSON is a clear error, not a crash.
 select set_config('request.jwt.claims', '{not json', true);
-select throws_ok('select auth.uid()', '22023', 'request.jwt.claims is not valid JSON', 'malformed claims raise a clear error');
+select throws_ok('select auth.jwt()', '22023', 'request.jwt.claims is not valid JSON', 'malformed claims raise a clear error');
+select throws_ok('select auth.uid()', '22P02', null, 'auth.uid() on malformed claims is an error, not null');
 reset role;
 
 -- No claims at all: anonymous helpers answer null.
