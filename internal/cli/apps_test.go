@@ -60,7 +60,7 @@ func TestAppsAndAPIKeysCLI(t *testing.T) {
 	keyID := key["id"].(string)
 
 	out, code = run(t, cfgFile, "apikeys", "create", "--name", "neither", db)
-	require.NotEqual(t, 0, code, "a key needs --user or --service")
+	require.NotEqual(t, 0, code, "a key needs --user or --service: %s", out)
 
 	out, code = run(t, cfgFile, "apikeys", "rotate", keyID, "--grace", "1h", db)
 	require.Equal(t, 0, code, out)

@@ -53,7 +53,6 @@ var (
 	qSchedulerDue     = query("scheduler_due")
 	qSchedulerSetNext = query("scheduler_set_next")
 	qSchedulerFire    = query("scheduler_fire")
-	qSchedulerNextDue = query("scheduler_next_due")
 	qNow              = query("now")
 	qListen           = query("listen")
 )

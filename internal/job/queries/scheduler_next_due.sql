@@ -1,1 +1,0 @@
-select min(next_run_at) from ayb.schedules where enabled
