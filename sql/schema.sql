@@ -1804,6 +1804,19 @@ begin
 end
 $_$;
 
+CREATE FUNCTION ayb.require_session(p_session uuid, p_user uuid, p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if not exists (
+    select 1 from ayb.sessions s join ayb.users u on u.id = s.user_id
+     where s.id = p_session and s.user_id = p_user and s.revoked_at is null
+       and s.expires_at > p_now and u.banned_at is null) then
+    raise exception 'the session has ended' using errcode = '28000', hint = 'sign in again';
+  end if;
+end
+$$;
+
 CREATE FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
@@ -2725,6 +2738,9 @@ GRANT ALL ON FUNCTION ayb.realtime_resolve(p_names text[], p_role text) TO ayb_s
 
 REVOKE ALL ON FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.require_session(p_session uuid, p_user uuid, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.require_session(p_session uuid, p_user uuid, p_now timestamp with time zone) TO ayb_system;
 
 REVOKE ALL ON FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.schedule_check(p_cron text, p_timezone text, p_kind text) TO ayb_system;

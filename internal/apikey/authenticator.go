@@ -47,6 +47,21 @@ func (a Authenticator) Authenticate(r *http.Request) (identity.Identity, error) 
 	return identity.Anon(), nil
 }
 
+// AuthenticateDeferred is Authenticate for the REST data routes: an API key
+// is resolved as always; any other credential goes to Next's
+// AuthenticateDeferred when it has one (the JWT authenticator, which leaves
+// the session check to the request's transaction).
+func (a Authenticator) AuthenticateDeferred(r *http.Request) (identity.Identity, error) {
+	if _, ok := keyFrom(r); !ok {
+		if d, ok := a.Next.(interface {
+			AuthenticateDeferred(r *http.Request) (identity.Identity, error)
+		}); ok {
+			return d.AuthenticateDeferred(r)
+		}
+	}
+	return a.Authenticate(r)
+}
+
 func keyFrom(r *http.Request) (string, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")

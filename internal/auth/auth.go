@@ -39,6 +39,7 @@ type Service struct {
 	trusted  []*net.IPNet
 	oauth    map[string]*oauthProvider
 	http     *http.Client
+	verified *tokenCache
 }
 
 // Options are the service's dependencies.
@@ -67,6 +68,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		hasher:   NewHasher(cfg.Auth.ArgonMemoryKiB, cfg.Auth.ArgonIterations, cfg.Auth.HashConcurrency),
 		mail:     opt.Mail,
 		now:      now,
+		verified: newTokenCache(20_000),
 		issuer:   cfg.Auth.Issuer,
 		audience: cfg.Auth.Audience,
 		http:     opt.HTTPClient,

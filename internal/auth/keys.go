@@ -231,6 +231,14 @@ func (k *KeyStore) public(ctx context.Context, kid string) (*ecdsa.PublicKey, bo
 	return &sk.private.PublicKey, true
 }
 
+// has reports whether kid is in the current key set (still verifies).
+func (k *KeyStore) has(kid string) bool {
+	k.mu.RLock()
+	_, ok := k.byKID[kid]
+	k.mu.RUnlock()
+	return ok
+}
+
 // JWKS returns the public keys as a JSON Web Key Set.
 func (k *KeyStore) JWKS() []byte {
 	k.mu.RLock()

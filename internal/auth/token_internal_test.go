@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +81,20 @@ func TestAuthenticateRefusesForgedTokens(t *testing.T) {
 		err := req(tok)
 		require.Error(t, err, name)
 		require.Contains(t, err.Error(), "invalid_token", name)
+
+		// The REST data routes verify the same way; only the session check
+		// moves into the request's transaction.
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		id, err := s.AuthenticateDeferred(r)
+		if name == "other session" || name == "other user" {
+			require.NoError(t, err, name)
+			require.NotNil(t, id.Session, name)
+			require.Equal(t, id.Subject(), id.Session.UserID, name)
+			continue
+		}
+		require.Error(t, err, name)
+		require.Contains(t, err.Error(), "invalid_token", name)
 	}
 	// No credential is anonymous; a non-bearer credential is refused.
 	r, _ := http.NewRequest("GET", "/", nil)
@@ -88,4 +104,67 @@ func TestAuthenticateRefusesForgedTokens(t *testing.T) {
 	r.Header.Set("Authorization", "Basic dTpw")
 	_, err = s.Authenticate(r)
 	require.Error(t, err)
+}
+
+// A token verified once is answered from the cache only while it is
+// unexpired by the service's clock and its signing key is still in the key
+// set; the claims handed out are copies.
+func TestVerifiedTokenCache(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	cfg := config.Defaults()
+	cfg.Auth.ArgonMemoryKiB = 8 * 1024
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	s, err := New(ctx, Options{Config: cfg, DB: d.DB, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	require.NoError(t, err)
+	_, err = s.CreateUser(ctx, "cache@example.com", "token cache password", false)
+	require.NoError(t, err)
+	tok, err := s.Login(ctx, "cache@example.com", "token cache password", RequestMeta{})
+	require.NoError(t, err)
+
+	c, err := s.ParseAccess(ctx, tok.AccessToken)
+	require.NoError(t, err)
+	c.Subject = "changed by a caller"
+	again, err := s.ParseAccess(ctx, tok.AccessToken)
+	require.NoError(t, err)
+	require.NotEqual(t, "changed by a caller", again.Subject, "the cache hands out copies")
+	_, cached := s.verified.get(tok.AccessToken, s.now())
+	require.True(t, cached)
+
+	// Past expiry plus leeway: refused although cached.
+	clock.Add(int64(cfg.Auth.AccessTokenTTL.Duration + tokenLeeway + time.Second))
+	_, err = s.ParseAccess(ctx, tok.AccessToken)
+	require.Error(t, err)
+	clock.Store(time.Now().UnixNano())
+	_, err = s.ParseAccess(ctx, tok.AccessToken)
+	require.NoError(t, err)
+
+	// Its key gone from the key set: refused although cached.
+	s.keys.mu.Lock()
+	saved := s.keys.byKID
+	s.keys.byKID = map[string]*signingKey{}
+	s.keys.lastReload = s.now() // no reload within the second
+	s.keys.mu.Unlock()
+	_, err = s.ParseAccess(ctx, tok.AccessToken)
+	require.Error(t, err)
+	s.keys.mu.Lock()
+	s.keys.byKID = saved
+	s.keys.mu.Unlock()
+	_, err = s.ParseAccess(ctx, tok.AccessToken)
+	require.NoError(t, err)
+}
+
+func TestTokenCacheStaysBounded(t *testing.T) {
+	c := newTokenCache(100)
+	now := time.Now()
+	for i := 0; i < 1000; i++ {
+		c.put(strconv.Itoa(i), cachedToken{until: now.Add(time.Hour)}, now)
+		require.LessOrEqual(t, len(c.entries), 100)
+	}
+	_, ok := c.get("999", now)
+	require.True(t, ok)
+	_, ok = c.get("999", now.Add(2*time.Hour))
+	require.False(t, ok, "expired entries are never answered")
 }

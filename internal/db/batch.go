@@ -61,6 +61,9 @@ func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) er
 	// setup and the reads need no BEGIN/COMMIT of their own: two statements
 	// instead of four (is_local set_configs last until the Sync).
 	b := &pgx.Batch{}
+	if c := id.Session; c != nil {
+		b.Queue(requireSessionSQL, c.ID, c.UserID, c.At)
+	}
 	if id.ReadOnly {
 		b.Queue("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)", id.Role, string(claims))
 	} else {
@@ -70,7 +73,7 @@ func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) er
 		b.Queue(q.SQL, q.Args...)
 	}
 	br := conn.SendBatch(ctx, b)
-	err = readBatch(br, qs)
+	err = readBatch(br, id.Session != nil, qs)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -87,7 +90,12 @@ func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) er
 	return nil
 }
 
-func readBatch(br pgx.BatchResults, qs []*Query) error {
+func readBatch(br pgx.BatchResults, sessionCheck bool, qs []*Query) error {
+	if sessionCheck {
+		if _, err := br.Exec(); err != nil {
+			return sessionError(err)
+		}
+	}
 	if _, err := br.Exec(); err != nil {
 		return err
 	}

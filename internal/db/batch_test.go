@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,71 @@ func TestInBatchLeavesNoIdentityBehind(t *testing.T) {
 		_, err := tx.Exec(ctx, "create temporary table t_after_ro (x int)")
 		return err
 	}))
+}
+
+// An identity carrying a pending session check (the REST data routes) reads
+// and writes only while its session is live: the check runs inside the
+// request's own pipeline or transaction, and an ended session is a 401
+// invalid_token with nothing read or written, on both paths.
+func TestSessionCheckedInsideTheRequest(t *testing.T) {
+	t.Parallel()
+	d := setupBatch(t)
+	ctx := context.Background()
+	var sid string
+	require.NoError(t, d.Admin(t).QueryRow(ctx, `
+		with u as (insert into ayb.users (id, email) values ($1, 'alice@example.com') returning id)
+		insert into ayb.sessions (user_id, method, expires_at) select id, 'password', now() + interval '1 hour' from u returning id::text`,
+		alice).Scan(&sid))
+	id := user(alice)
+	id.Session = &identity.SessionCheck{ID: sid, UserID: alice, At: time.Now()}
+
+	var body string
+	q := &db.Query{SQL: "select body from public.notes where id = 1", Dest: []any{&body}}
+	require.NoError(t, d.InBatch(ctx, id, q))
+	require.True(t, q.Found)
+	require.Equal(t, "a", body)
+	insert := func(n int) error {
+		return d.InTx(ctx, id, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, "insert into public.notes values ($1, $2, 'x')", n, alice)
+			return err
+		})
+	}
+	require.NoError(t, insert(10))
+
+	refused := func(err error) {
+		t.Helper()
+		var ae *apierror.Error
+		require.ErrorAs(t, err, &ae)
+		require.Equal(t, 401, ae.Status)
+		require.Equal(t, apierror.CodeInvalidToken, ae.Code)
+	}
+	// Expired by the server's clock, then revoked, then the user banned.
+	late := id
+	late.Session = &identity.SessionCheck{ID: sid, UserID: alice, At: time.Now().Add(2 * time.Hour)}
+	refused(d.InBatch(ctx, late, q))
+	other := id
+	other.Session = &identity.SessionCheck{ID: sid, UserID: "00000000-0000-0000-0000-00000000000b", At: time.Now()}
+	refused(d.InBatch(ctx, other, q))
+	d.Exec(t, "update ayb.sessions set revoked_at = now() where id = '"+sid+"'")
+	refused(d.InBatch(ctx, id, q))
+	refused(insert(11))
+	d.Exec(t, "update ayb.sessions set revoked_at = null where id = '"+sid+"'; update ayb.users set banned_at = now()")
+	refused(d.InBatch(ctx, id, q))
+	refused(insert(12))
+
+	var n int
+	require.NoError(t, d.Admin(t).QueryRow(ctx, "select count(*) from public.notes where id >= 10").Scan(&n))
+	require.Equal(t, 1, n, "only the write made while the session was live landed")
+
+	// A malformed id never reaches SQL text.
+	bad := id
+	bad.Session = &identity.SessionCheck{ID: "x'; drop table public.notes; --", UserID: alice, At: time.Now()}
+	require.Error(t, d.InTx(ctx, bad, func(pgx.Tx) error { return nil }))
+
+	// The API roles cannot call the check (it reads ayb.sessions).
+	err := d.InTx(ctx, user(alice), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "select ayb.require_session($1, $2, now())", sid, alice)
+		return err
+	})
+	require.Error(t, err)
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -100,12 +101,43 @@ func beginQuery(conn *pgconn.PgConn, id identity.Identity) (string, error) {
 	b.Grow(len(esc) + 128)
 	b.WriteString("begin isolation level read committed ")
 	b.WriteString(mode)
+	if c := id.Session; c != nil {
+		if !uuidRe.MatchString(c.ID) || !uuidRe.MatchString(c.UserID) {
+			return "", fmt.Errorf("db: session check with a malformed id")
+		}
+		// Before the role switch: it runs as the login role, which alone may
+		// read ayb.sessions. The ids are validated UUIDs, the time is ours.
+		b.WriteString("; select ayb.require_session('")
+		b.WriteString(c.ID)
+		b.WriteString("', '")
+		b.WriteString(c.UserID)
+		b.WriteString("', '")
+		b.WriteString(c.At.UTC().Format(time.RFC3339Nano))
+		b.WriteString("')")
+	}
 	b.WriteString("; select set_config('role', '")
 	b.WriteString(id.Role)
 	b.WriteString("', true), set_config('request.jwt.claims', '")
 	b.WriteString(esc)
 	b.WriteString("', true)")
 	return b.String(), nil
+}
+
+// requireSessionSQL is the statement InBatch sends first for an identity
+// whose session the database checks (identity.Identity.Session).
+const requireSessionSQL = "select ayb.require_session($1::uuid, $2::uuid, $3)"
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// sessionError turns ayb.require_session's refusal (SQLSTATE 28000) into
+// the 401 the authenticator gives for an ended session; other errors pass.
+func sessionError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "28000" {
+		return apierror.New(apierror.CodeInvalidToken, "the session has ended").
+			WithHint("sign in again").WithCause(err)
+	}
+	return err
 }
 
 // InTx runs fn in one transaction as the identity's role with its claims.
@@ -129,6 +161,9 @@ func InTxConn(ctx context.Context, conn *pgx.Conn, id identity.Identity, fn func
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: q})
 	if err != nil {
+		if id.Session != nil {
+			return Translate(sessionError(err))
+		}
 		return Translate(err)
 	}
 	if err := fn(tx); err != nil {

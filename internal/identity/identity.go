@@ -6,6 +6,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // The API roles. Requests run as exactly one of them; never as the login role.
@@ -35,6 +36,21 @@ type Identity struct {
 	AllowedFunctions []string
 	// Kind says what credential produced this: "anon", "jwt", "api_key", "oauth", "admin".
 	Kind string
+	// Session, when set, is a session the database must find live in the
+	// request's own transaction: db.InTx and db.InBatch run
+	// ayb.require_session first and answer 401 when it has ended. Only
+	// routes whose every database access goes through those two may carry an
+	// identity with a pending check (the REST data routes); everywhere else
+	// the authenticator checks the session before the handler runs.
+	Session *SessionCheck
+}
+
+// SessionCheck names the session an access token belongs to, and the time
+// (the server's clock when the token was verified) at which it must be live.
+type SessionCheck struct {
+	ID     string // a UUID, validated by the authenticator
+	UserID string // a UUID, validated by the authenticator
+	At     time.Time
 }
 
 // Anon is the identity of a request that carries no credential.

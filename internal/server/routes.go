@@ -47,8 +47,30 @@ func (s *Server) routes() http.Handler {
 		r.Method(http.MethodPost, "/api/auth/oauth/token", web.Handler(a.HandleOAuthToken))
 	}
 
+	// REST data routes (internal/rest): every database access they make
+	// goes through db.InTx or db.InBatch, so s.identifyInTx leaves an access
+	// token's session check to the request's own transaction (a 401 all the
+	// same when the session has ended, before anything is read or written).
+	if s.rest != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(s.identifyInTx)
+			if s.apiKeys != nil {
+				r.Use(s.apiKeys.RateLimit)
+			}
+			r.Method(http.MethodGet, "/api/collections/{table}", web.Handler(s.rest.List))
+			r.Method(http.MethodPost, "/api/collections/{table}", web.Handler(s.rest.Create))
+			r.Method(http.MethodPost, "/api/collections/{table}/batch", web.Handler(s.rest.Batch))
+			r.Method(http.MethodGet, "/api/collections/{table}/{id}", web.Handler(s.rest.Get))
+			r.Method(http.MethodPatch, "/api/collections/{table}/{id}", web.Handler(s.rest.Update))
+			r.Method(http.MethodDelete, "/api/collections/{table}/{id}", web.Handler(s.rest.Delete))
+			r.Method(http.MethodPost, "/api/rpc/{function}", web.Handler(s.rest.RPC))
+			r.Method(http.MethodGet, "/api/rpc/{function}", web.Handler(s.rest.RPC))
+		})
+	}
+
 	// Everything below knows its caller: s.identify resolves the credential
-	// (API key, else JWT, else anonymous) once per request.
+	// (API key, else JWT, else anonymous) and checks it fully, session
+	// included, once per request.
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
 		// Per-key and per-app rate limits: right after identity, before
@@ -80,16 +102,8 @@ func (s *Server) routes() http.Handler {
 			r.Mount("/api/auth/api-keys", s.apiKeys.UserRoutes())
 		}
 
-		// REST over the exposed schemas (internal/rest).
+		// REST schema documents (internal/rest); the data routes are below.
 		if s.rest != nil {
-			r.Method(http.MethodGet, "/api/collections/{table}", web.Handler(s.rest.List))
-			r.Method(http.MethodPost, "/api/collections/{table}", web.Handler(s.rest.Create))
-			r.Method(http.MethodPost, "/api/collections/{table}/batch", web.Handler(s.rest.Batch))
-			r.Method(http.MethodGet, "/api/collections/{table}/{id}", web.Handler(s.rest.Get))
-			r.Method(http.MethodPatch, "/api/collections/{table}/{id}", web.Handler(s.rest.Update))
-			r.Method(http.MethodDelete, "/api/collections/{table}/{id}", web.Handler(s.rest.Delete))
-			r.Method(http.MethodPost, "/api/rpc/{function}", web.Handler(s.rest.RPC))
-			r.Method(http.MethodGet, "/api/rpc/{function}", web.Handler(s.rest.RPC))
 			r.Method(http.MethodGet, "/api/schema", web.Handler(s.rest.Schema))
 			r.Method(http.MethodGet, "/api/openapi.json", web.Handler(s.rest.OpenAPI))
 		}

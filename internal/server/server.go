@@ -150,6 +150,27 @@ func (s *Server) identify(next http.Handler) http.Handler {
 	})
 }
 
+// identifyInTx is identify for routes whose every database access goes
+// through db.InTx or db.InBatch: an authenticator that can leave the
+// session check to the request's own transaction (AuthenticateDeferred)
+// does so, saving a round trip per request.
+func (s *Server) identifyInTx(next http.Handler) http.Handler {
+	d, ok := s.auth.(interface {
+		AuthenticateDeferred(r *http.Request) (identity.Identity, error)
+	})
+	if !ok {
+		return s.identify(next)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := d.AuthenticateDeferred(r)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(identity.With(r.Context(), id)))
+	})
+}
+
 // noCredentials is the authenticator before any credential verifier is
 // wired: no credential is anonymous, any credential is refused.
 type noCredentials struct{}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -109,9 +110,32 @@ func TestNewUserJourney(t *testing.T) {
 		require.Equal(t, 403, reader.Do("GET", p, nil).Status, p)
 	}
 
-	// Logout kills the access token at once.
+	// Logout kills the access token at once, on every path: the REST data
+	// routes check the session inside the request's own transaction, the
+	// others before the handler. Nothing is read or written with it.
 	r = alice.Do("POST", "/api/auth/logout", map[string]any{})
 	require.Contains(t, []int{200, 204}, r.Status, string(r.Raw))
-	r = alice.Do("GET", "/api/collections/notes", nil)
-	require.Equal(t, 401, r.Status, string(r.Raw))
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/api/collections/notes", nil},
+		{"GET", fmt.Sprintf("/api/collections/notes/%v", noteID), nil},
+		{"POST", "/api/collections/notes", map[string]any{"body": "after logout"}},
+		{"PATCH", fmt.Sprintf("/api/collections/notes/%v", noteID), map[string]any{"body": "after logout"}},
+		{"POST", "/api/collections/notes/batch", map[string]any{"operations": []any{
+			map[string]any{"method": "create", "body": map[string]any{"body": "after logout"}}}}},
+		{"POST", "/api/rpc/add_note", map[string]any{"body": "after logout"}},
+		{"DELETE", fmt.Sprintf("/api/collections/notes/%v", noteID), nil},
+		{"GET", "/api/auth/me", nil},
+	} {
+		r = alice.Do(c.method, c.path, c.body)
+		require.Equal(t, 401, r.Status, "%s %s: %s", c.method, c.path, r.Raw)
+		require.Equal(t, "invalid_token", r.JSON(t)["code"], "%s %s", c.method, c.path)
+	}
+	var notes int
+	var body string
+	require.NoError(t, d.Admin(t).QueryRow(context.Background(), "select count(*), min(body) from public.notes").Scan(&notes, &body))
+	require.Equal(t, 1, notes, "nothing was written after logout")
+	require.Equal(t, "alice's note", body)
 }
