@@ -76,10 +76,21 @@ func (s *Service) signAccess(u *User, sessionID string, now time.Time) (string, 
 // A token verified before is answered from s.verified (see tokenCache)
 // while it is unexpired and its key still verifies.
 func (s *Service) ParseAccess(ctx context.Context, raw string) (*AccessClaims, error) {
+	c, _, err := s.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	cp := *c // a copy: callers may modify theirs
+	return &cp, nil
+}
+
+// verify is ParseAccess plus the identity the claims make, both answered
+// from s.verified for a token verified before. The identity's claims are
+// shared between requests and must not be modified.
+func (s *Service) verify(ctx context.Context, raw string) (*AccessClaims, identity.Identity, error) {
 	now := s.now()
 	if e, ok := s.verified.get(raw, now); ok && s.keys.has(e.kid) {
-		c := *e.claims // a copy: callers may modify theirs
-		return &c, nil
+		return e.claims, e.id, nil
 	}
 	var c AccessClaims
 	var kid string
@@ -101,16 +112,19 @@ func (s *Service) ParseAccess(ctx context.Context, raw string) (*AccessClaims, e
 		return pub, nil
 	})
 	if err != nil {
-		return nil, apierror.New(apierror.CodeInvalidToken, "invalid or expired access token").WithCause(err)
+		return nil, identity.Identity{}, apierror.New(apierror.CodeInvalidToken, "invalid or expired access token").WithCause(err)
 	}
 	if c.Subject == "" || c.SessionID == "" || c.AAL != "aal1" ||
 		(c.Role != identity.RoleAuthenticated && c.Role != identity.RoleServiceRole) ||
 		!uuidRe.MatchString(c.Subject) || !uuidRe.MatchString(c.SessionID) {
-		return nil, apierror.New(apierror.CodeInvalidToken, "the token is not an access token")
+		return nil, identity.Identity{}, apierror.New(apierror.CodeInvalidToken, "the token is not an access token")
 	}
-	kept := c
-	s.verified.put(raw, cachedToken{claims: &kept, kid: kid, until: c.ExpiresAt.Add(tokenLeeway)}, now)
-	return &c, nil
+	id, err := identityOf(&c).WithEncodedClaims()
+	if err != nil {
+		return nil, identity.Identity{}, apierror.Internal(err)
+	}
+	s.verified.put(raw, cachedToken{claims: &c, id: id, kid: kid, until: c.ExpiresAt.Add(tokenLeeway)}, now)
+	return &c, id, nil
 }
 
 // tokenLeeway is the clock skew allowed on exp and iat.
@@ -131,7 +145,7 @@ func (s *Service) Authenticate(r *http.Request) (identity.Identity, error) {
 	if raw == "" {
 		return identity.Anon(), nil
 	}
-	c, err := s.ParseAccess(r.Context(), raw)
+	c, id, err := s.verify(r.Context(), raw)
 	if err != nil {
 		return identity.Identity{}, err
 	}
@@ -143,7 +157,7 @@ func (s *Service) Authenticate(r *http.Request) (identity.Identity, error) {
 		return identity.Identity{}, apierror.New(apierror.CodeInvalidToken, "the session has ended").
 			WithHint("sign in again")
 	}
-	return identityOf(c), nil
+	return id, nil
 }
 
 // AuthenticateDeferred is Authenticate for routes whose every database
@@ -158,11 +172,10 @@ func (s *Service) AuthenticateDeferred(r *http.Request) (identity.Identity, erro
 	if raw == "" {
 		return identity.Anon(), nil
 	}
-	c, err := s.ParseAccess(r.Context(), raw)
+	c, id, err := s.verify(r.Context(), raw)
 	if err != nil {
 		return identity.Identity{}, err
 	}
-	id := identityOf(c)
 	id.Session = &identity.SessionCheck{ID: c.SessionID, UserID: c.Subject, At: s.now()}
 	return id, nil
 }

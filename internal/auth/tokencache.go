@@ -3,6 +3,8 @@ package auth
 import (
 	"sync"
 	"time"
+
+	"github.com/aybhq/ayb/internal/identity"
 )
 
 // tokenCache remembers access tokens whose signature, issuer, audience and
@@ -24,6 +26,7 @@ type tokenCache struct {
 
 type cachedToken struct {
 	claims *AccessClaims
+	id     identity.Identity // built from claims, claims JSON encoded once
 	kid    string
 	until  time.Time // expiry plus leeway
 }

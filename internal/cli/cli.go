@@ -14,7 +14,9 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/aybhq/ayb/internal/config"
 )
@@ -64,7 +66,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.Run(ctx, args[1:], stdout); err != nil {
+	err := cmd.Run(ctx, args[1:], stdout)
+	flushLog() // before any error line below, so the output stays in order
+	if err != nil {
 		var ee ExitError
 		if errors.As(err, &ee) {
 			return ee.Code
@@ -131,13 +135,26 @@ func setupLogging(cfg config.Config) {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: lvl}
+	logOut.Do(func() { logBuf = newLogWriter(os.Stderr, 100*time.Millisecond) })
 	var h slog.Handler
 	if cfg.Log.Format == "json" {
-		h = slog.NewJSONHandler(os.Stderr, opts)
+		h = slog.NewJSONHandler(logBuf, opts)
 	} else {
-		h = slog.NewTextHandler(os.Stderr, opts)
+		h = slog.NewTextHandler(logBuf, opts)
 	}
 	slog.SetDefault(slog.New(h))
+}
+
+// logBuf is the process's log output (see logWriter); Main flushes it.
+var (
+	logOut sync.Once
+	logBuf *logWriter
+)
+
+func flushLog() {
+	if logBuf != nil {
+		_ = logBuf.Flush()
+	}
 }
 
 // positional splits args into flags and positional words, so flags may come

@@ -43,6 +43,23 @@ type Identity struct {
 	// identity with a pending check (the REST data routes); everywhere else
 	// the authenticator checks the session before the handler runs.
 	Session *SessionCheck
+
+	// claimsJSON, when set (WithEncodedClaims), is Claims encoded once for
+	// an identity reused across requests (a cached verified token).
+	claimsJSON []byte
+}
+
+// WithEncodedClaims returns the identity with its claims encoded once, so
+// that each request reusing it skips the encoding. Its Claims must not be
+// modified afterwards.
+func (i Identity) WithEncodedClaims() (Identity, error) {
+	i.claimsJSON = nil
+	b, err := i.ClaimsJSON()
+	if err != nil {
+		return i, err
+	}
+	i.claimsJSON = b
+	return i, nil
 }
 
 // SessionCheck names the session an access token belongs to, and the time
@@ -60,6 +77,9 @@ func Anon() Identity {
 
 // ClaimsJSON renders the claims for set_config('request.jwt.claims', ...).
 func (i Identity) ClaimsJSON() ([]byte, error) {
+	if i.claimsJSON != nil {
+		return i.claimsJSON, nil
+	}
 	c := i.Claims
 	if c == nil {
 		c = map[string]any{}

@@ -78,10 +78,10 @@ func Logger(next http.Handler) http.Handler {
 		if sw.status >= 500 {
 			lvl = slog.LevelError
 		}
-		slog.Log(r.Context(), lvl, "http",
-			"method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"request_id", RequestID(r.Context()), "remote", r.RemoteAddr)
+		slog.LogAttrs(r.Context(), lvl, "http",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+			slog.Int64("bytes", int64(sw.bytes)), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", RequestID(r.Context())), slog.String("remote", r.RemoteAddr))
 	})
 }
 
