@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/aybhq/ayb/internal/cli.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 15m
 
-.PHONY: help setup setup-test build run test test-go test-sdk bench schema lint fmt
+.PHONY: help setup setup-test setup-bench build run test test-go test-sdk bench schema lint fmt
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ test: setup-test ## run all tests (Go, pgTAP, end-to-end, SDKs) against real Pos
 test-sdk:
 	@if [ -f sdk/package.json ]; then cd sdk && npm ci --no-audit --no-fund --silent && npm test; fi
 
-bench: setup-test ## run the benchmarks; each prints its figure beside a same-run baseline
+setup-bench: ## what setup-test installs, plus wrk
+	@./tests/setup-deps.sh --bench
+
+bench: setup-bench ## run the benchmarks; each prints its figure beside a same-run baseline
 	cd tests/bench && $(GO) run . $(BENCHFLAGS)
 
 schema: setup-test ## regenerate sql/schema.sql from the migrations

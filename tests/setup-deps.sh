@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a fresh Debian/Ubuntu
-# machine: PostgreSQL server (15+), PostGIS, pgTAP and pg_prove. Needs root or
+# machine: PostgreSQL server (15+), PostGIS, pgTAP and pg_prove (--tests), and
+# wrk for `make bench` (--bench). Needs root or
 # sudo; elsewhere it says what to install. Idempotent and quiet when all is there.
 set -euo pipefail
 want_tests="${1:-}"
@@ -35,9 +36,13 @@ major=$(ls -d /usr/lib/postgresql/*/bin/initdb | sed -E 's#.*/postgresql/([0-9]+
 
 pkgs=()
 have_pkg "postgresql-$major-postgis-3" || pkgs+=("postgresql-$major-postgis-3")
-if [ "$want_tests" = "--tests" ]; then
+if [ "$want_tests" = "--tests" ] || [ "$want_tests" = "--bench" ]; then
   have_pkg "postgresql-$major-pgtap" || pkgs+=("postgresql-$major-pgtap")
   have_pkg libtap-parser-sourcehandler-pgtap-perl || pkgs+=(libtap-parser-sourcehandler-pgtap-perl)
+fi
+# The benchmarks drive HTTP with wrk.
+if [ "$want_tests" = "--bench" ]; then
+  command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
 fi
 if [ ${#pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${pkgs[*]}"
@@ -45,6 +50,6 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null; then
     echo "setup: could not install ${pkgs[*]}" >&2
     # PostGIS is optional for running AYB; the test tools are not.
-    [ "$want_tests" = "--tests" ] && exit 1
+    [ -n "$want_tests" ] && exit 1
   fi
 fi

@@ -25,9 +25,9 @@ type Message struct {
 // verdicts holds, for one table of one batch, which images each claims set
 // may see and which images each filter matches.
 type verdicts struct {
-	visible map[string][]bool // role+"\n"+claims -> per image
-	match   map[string][]bool // filter key -> per image ("" always matches)
-	columns map[string]map[string]bool
+	visible map[string][]bool          // claimsKey(role, claims) -> per image
+	match   map[string][]bool          // filter key -> per image ("" always matches)
+	columns map[string]map[string]bool // role -> the table's columns it may select
 }
 
 func claimsKey(role, claims string) string { return role + "\n" + claims }
@@ -53,16 +53,17 @@ func (w *view) sees(img int) bool {
 	return w.match != nil && w.match[img]
 }
 
-func (v *verdicts) view(sn snapshot, table string) *view {
-	return &view{sn: sn, vis: v.visible[claimsKey(sn.role, sn.claims)],
+func (v *verdicts) view(sn snapshot) *view {
+	return &view{sn: sn, vis: v.visible[sn.key],
 		match: v.match[sn.sub.filterKey], filtered: sn.sub.filterKey != "",
-		cols: v.columns[sn.role+"\n"+table]}
+		cols: v.columns[sn.role]}
 }
 
 // snapshot is a subscriber's identity and subscription for one table, read
 // once per batch (a token handover may change it between batches).
 type snapshot struct {
 	role, claims string
+	key          string // claimsKey(role, claims)
 	uid          *string
 	sub          *subscription
 	pos          int64
@@ -146,7 +147,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 			if v := perTable[t]; v != nil {
 				sn := snaps[i]
 				sn.sub = tsub
-				views[t] = v.view(sn, t)
+				views[t] = v.view(sn)
 			}
 		}
 		for idx, e := range evs {
@@ -246,9 +247,8 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 		if r.sub.filterKey != "" {
 			filters[r.sub.filterKey] = r.sub
 		}
-		k := claimsKey(r.role, r.claims)
-		if !seen[k] {
-			seen[k] = true
+		if !seen[r.key] {
+			seen[r.key] = true
 			byRole[r.role] = append(byRole[r.role], r.claims)
 			uids[r.role] = append(uids[r.role], r.uid)
 		}
@@ -280,7 +280,7 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 		for _, c := range cols {
 			cm[c] = true
 		}
-		v.columns[role+"\n"+table] = cm
+		v.columns[role] = cm
 		rows, err := br.Query()
 		if err != nil {
 			br.Close()
@@ -405,7 +405,7 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 				continue
 			}
 			sn.sub = &subscription{table: sn.sub.table, name: sn.sub.name}
-			cols := v.columns[sn.role+"\n"+table]
+			cols := v.columns[sn.role]
 			ks := make([]string, 0, len(o.shown))
 			for k := range o.shown {
 				ks = append(ks, k)
@@ -413,7 +413,7 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 			sort.Strings(ks)
 			for _, k := range ks {
 				i, ok := imgIdx[k]
-				if !ok || !v.view(sn, table).sees(i) {
+				if !ok || !v.view(sn).sees(i) {
 					o.sub.sendLeave(sn.sub.name, project(o.shown[k], cols))
 					o.sub.unmarkShown(table, k)
 				}

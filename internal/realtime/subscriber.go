@@ -46,6 +46,7 @@ type subscriber struct {
 	mu       sync.Mutex
 	ident    identity.Identity
 	claims   string
+	key      string  // claimsKey(role, claims), kept with them
 	uid      *string // auth.uid() of the claims
 	pos      int64
 	shown    map[string]map[string]map[string]any // table -> pk key -> pk
@@ -57,7 +58,7 @@ type subscriber struct {
 }
 
 func newSubscriber(id string, ident identity.Identity, claims string, tables map[string]*subscription, buffer, maxShown int) *subscriber {
-	return &subscriber{id: id, ident: ident, claims: claims, uid: uidOf(ident), tables: tables,
+	return &subscriber{id: id, ident: ident, claims: claims, key: claimsKey(ident.Role, claims), uid: uidOf(ident), tables: tables,
 		out: make(chan frame, buffer), shown: map[string]map[string]map[string]any{},
 		maxShown: maxShown, closed: make(chan struct{}), renewed: make(chan struct{}, 1)}
 }
@@ -67,7 +68,7 @@ func newSubscriber(id string, ident identity.Identity, claims string, tables map
 func (s *subscriber) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return snapshot{role: s.ident.Role, claims: s.claims, uid: s.uid, pos: s.pos}
+	return snapshot{role: s.ident.Role, claims: s.claims, key: s.key, uid: s.uid, pos: s.pos}
 }
 
 // snapshotFor is snapshot for one table (ok false when not subscribed).
@@ -104,7 +105,7 @@ func (s *subscriber) identity() identity.Identity {
 // renew replaces the identity after a token handover.
 func (s *subscriber) renew(id identity.Identity, claims string) {
 	s.mu.Lock()
-	s.ident, s.claims, s.uid = id, claims, uidOf(id)
+	s.ident, s.claims, s.key, s.uid = id, claims, claimsKey(id.Role, claims), uidOf(id)
 	s.mu.Unlock()
 	select {
 	case s.renewed <- struct{}{}:

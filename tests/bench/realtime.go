@@ -98,7 +98,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	} else if err := os.WriteFile(tokenFile, b, 0o600); err != nil {
 		return err
 	}
-	if err := srv.waitFor(ctx, "/api/collections/rows/1", tokens[0]); err != nil {
+	// User 0 is in team 1, as is row 100.
+	if err := srv.waitFor(ctx, "/api/collections/rows/100", tokens[0]); err != nil {
 		return err
 	}
 	// REST: GET by key over HTTP through the same server, at a steady rate
