@@ -22,10 +22,18 @@ const (
 	CodeMFARequired        = "mfa_required"
 	CodeTokenExpired       = "token_expired"
 	CodeRealtimeNotEnabled = "realtime_not_enabled"
+	// CodeRealtimeNotGranted is the reason an API key without realtime
+	// access is refused (code insufficient_scope, 403).
+	CodeRealtimeNotGranted = "realtime_not_granted"
 )
 
 // refuseIdentity says why an identity may not stream (nil when it may).
 func refuseIdentity(id identity.Identity, now time.Time) error {
+	if !id.RealtimeAllowed() {
+		return apierror.New(apierror.CodeInsufficientScope, "this API key has no realtime access").
+			WithDetails(map[string]string{"reason": CodeRealtimeNotGranted}).
+			WithHint("create the key with realtime: true (ayb apikeys create --realtime), or grant it: PATCH /api/admin/api-keys/{id} {\"realtime\": true}")
+	}
 	if pending, _ := id.Claims["mfa_pending"].(bool); pending {
 		return apierror.New(apierror.CodeForbidden, "this token is waiting for its second factor").
 			WithDetails(map[string]string{"reason": CodeMFARequired}).
