@@ -173,11 +173,28 @@ func (s *Service) Rotate(ctx context.Context, id uuid.UUID, grace *time.Duration
 
 // SetRealtime grants (true) or withdraws (false) a live key's realtime
 // access (as user asUser, when set: only their own keys). New streams see
-// the change on every instance once the NOTIFY lands.
+// the change on every instance once the NOTIFY lands; open streams close at
+// their next key check (realtime.KeyChecker).
 func (s *Service) SetRealtime(ctx context.Context, id uuid.UUID, realtime bool, asUser *uuid.UUID) (Info, error) {
 	k, err := scanInfo(s.db.Pool.QueryRow(ctx, query("set_realtime"), id, realtime, asUser))
 	if err != nil {
 		return Info{}, db.Translate(err)
 	}
 	return k, nil
+}
+
+// KeyStreamable reports whether key keyID may still hold a realtime stream:
+// not revoked, expired or orphaned (banned user, deleted app), and granted
+// realtime access. It satisfies realtime.KeyChecker; an id that is not a
+// uuid is simply not streamable.
+func (s *Service) KeyStreamable(ctx context.Context, keyID string) (bool, error) {
+	id, err := uuid.Parse(keyID)
+	if err != nil {
+		return false, nil
+	}
+	var ok bool
+	if err := s.db.Pool.QueryRow(ctx, query("streamable"), id).Scan(&ok); err != nil {
+		return false, db.Translate(err)
+	}
+	return ok, nil
 }

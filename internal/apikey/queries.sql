@@ -11,6 +11,18 @@ select k.id, k.kind, k.user_id, k.app_id, k.scope, k.allowed_tables, k.allowed_f
   left join ayb.apps a on a.id = k.app_id
  where k.key_hash = $1
 
+-- name: streamable
+-- $1 key id: may the key still hold a realtime stream?
+select exists (
+  select 1
+    from ayb.api_keys k
+    left join ayb.users u on u.id = k.user_id
+    left join ayb.apps a on a.id = k.app_id
+   where k.id = $1 and k.realtime and k.revoked_at is null
+     and (k.expires_at is null or k.expires_at > now())
+     and (k.kind = 'service' or (u.id is not null and u.banned_at is null))
+     and a.deleted_at is null)
+
 -- name: take
 -- $1 key id, $2 tokens wanted, $3 now (null = database clock)
 select granted, rate_limit, window_seconds, remaining, reset_after, retry_after

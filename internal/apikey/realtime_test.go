@@ -35,6 +35,21 @@ func TestKeyRealtimeRight(t *testing.T) {
 		require.Equal(t, want, id.RealtimeAllowed())
 	}
 
+	// What an open stream's key check sees.
+	for id, want := range map[string]bool{plainID: false, liveID: true, "not-a-uuid": false,
+		"00000000-0000-0000-0000-000000000000": false} {
+		ok, err := b.Inst[0].Keys.KeyStreamable(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, want, ok, id)
+	}
+	banned, bannedID := b.mkKey(t, map[string]any{"user_id": b.Other, "scope": "read", "realtime": true})
+	require.NotEmpty(t, banned)
+	_, err := b.DB.Admin(t).Exec(ctx, "update ayb.users set banned_at = now() where id = $1", b.Other)
+	require.NoError(t, err)
+	ok, err := b.Inst[0].Keys.KeyStreamable(ctx, bannedID)
+	require.NoError(t, err)
+	require.False(t, ok, "a banned user's key may not stream")
+
 	// PATCH needs realtime and nothing else.
 	before := countKeys(t, b.DB)
 	for _, bad := range []map[string]any{{}, {"realtime": "yes"}, {"realtime": true, "scope": "read"}} {

@@ -37,7 +37,8 @@ func keyServer(t *testing.T) (*bundle, *apikey.Service) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the key cache's listener did not start")
 	}
-	svc, err := realtime.New(ctx, realtime.Options{URL: d.URL, PollInterval: 200 * time.Millisecond, Filters: eqFilter{}})
+	svc, err := realtime.New(ctx, realtime.Options{URL: d.URL, PollInterval: 200 * time.Millisecond, Filters: eqFilter{},
+		Keys: keys, SessionCheckInterval: 100 * time.Millisecond})
 	require.NoError(t, err)
 	go func() { _ = svc.Run(ctx) }()
 	srv := server.New(server.Options{Config: config.Defaults(), DB: d.DB,
@@ -201,6 +202,37 @@ func TestAPIKeyRealtimeHandover(t *testing.T) {
 			break
 		}
 	}
+}
+
+// A key's stream closes with "key_revoked" when the key loses realtime
+// access or is revoked; a session's stream and other keys' streams go on.
+func TestAPIKeyStreamClosesWhenAccessEnds(t *testing.T) {
+	t.Parallel()
+	b, keys := keyServer(t)
+	ua := uuid.MustParse(userA)
+	withdrawn, withdrawnID := mintKey(t, keys, apikey.CreateParams{Name: "withdrawn", UserID: &ua, Realtime: true})
+	revoked, revokedID := mintKey(t, keys, apikey.CreateParams{Name: "revoked", UserID: &ua, Realtime: true})
+	kept, _ := mintKey(t, keys, apikey.CreateParams{Name: "kept", UserID: &ua, Realtime: true})
+	sw, _, _ := open(t, b.url, "tables=rows", withdrawn, "")
+	sr, _, _ := open(t, b.url, "tables=rows", revoked, "")
+	sk, _, _ := open(t, b.url, "tables=rows", kept, "")
+	sess, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+
+	_, err := keys.SetRealtime(context.Background(), withdrawnID, false, nil)
+	require.NoError(t, err)
+	_, err = keys.Revoke(context.Background(), revokedID, nil, nil)
+	require.NoError(t, err)
+	for _, s := range []*sse{sw, sr} {
+		ev := s.next(t)
+		require.Equal(t, "close", ev.Event)
+		require.Equal(t, "key_revoked", ev.Data["reason"])
+		require.Equal(t, false, ev.Data["resumable"])
+		_, open := <-s.events
+		require.False(t, open, "the stream stayed open")
+	}
+	b.exec(t, "insert into rows (team_id, body) values (1, 'still streaming')")
+	require.Equal(t, "still streaming", sk.next(t).Data["record"].(map[string]any)["body"])
+	require.Equal(t, "still streaming", sess.next(t).Data["record"].(map[string]any)["body"])
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -161,6 +161,15 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		defer t.Stop()
 		sessionTick = t.C
 	}
+	// An API key's stream ends when the key is revoked or expires early, or
+	// loses its realtime access. A handover keeps the same kind, so this is
+	// decided once per stream.
+	var keyTick <-chan time.Time
+	if s.opt.Keys != nil && sub.identity().Kind == identity.KindAPIKey {
+		t := time.NewTicker(s.opt.SessionCheckInterval)
+		defer t.Stop()
+		keyTick = t.C
+	}
 	expTimer := time.NewTimer(time.Hour)
 	defer expTimer.Stop()
 	armExpiry := func() {
@@ -212,6 +221,16 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 			}
 			if !live {
 				sub.fail(closeSessionRevoked)
+			}
+		case <-keyTick:
+			keyID, _ := sub.identity().Claims["key_id"].(string)
+			ok, err := s.opt.Keys.KeyStreamable(ctx, keyID)
+			if err != nil {
+				slog.Warn("realtime: api key check", "err", err)
+				continue
+			}
+			if !ok {
+				sub.fail(closeKeyRevoked)
 			}
 		case <-sub.closed:
 			// Everything queued before the close was accepted in order:

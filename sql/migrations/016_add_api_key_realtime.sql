@@ -129,8 +129,8 @@ $$;
 
 -- ayb.apikey_set_realtime grants (true) or withdraws (false) a live key's
 -- realtime access. With p_as_user, only that user's own keys are found.
--- Streams already open keep running until they reconnect or hand over a
--- token; every new stream sees the change at once (the NOTIFY above).
+-- New streams see the change at once (the NOTIFY above); streams already
+-- open with the key close at their next key check.
 create function ayb.apikey_set_realtime(p_id uuid, p_realtime boolean, p_as_user uuid default null)
   returns ayb.api_keys
   language plpgsql security definer

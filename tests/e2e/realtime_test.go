@@ -143,7 +143,7 @@ func TestRealtimeWithRealTokens(t *testing.T) {
 // is refused on /api/realtime (header or ?token=) with 403
 // insufficient_scope; one minted with "realtime": true streams a change
 // made in psql; granting access later with the CLI opens the door for the
-// first key too.
+// first key too; revoking the streaming key closes its stream.
 func TestRealtimeAPIKeyAccess(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
@@ -152,7 +152,8 @@ func TestRealtimeAPIKeyAccess(t *testing.T) {
 		alter table public.notes enable row level security;
 		create policy own on public.notes using (owner = auth.uid());
 		select ayb.realtime_enable('public.notes');`)
-	in := Start(t, StartOptions{DatabaseURL: d.URL, Env: []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL}})
+	in := Start(t, StartOptions{DatabaseURL: d.URL,
+		Env: []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL, "AYB_REALTIME_SESSION_CHECK_INTERVAL=500ms"}})
 	anon := &Client{t: t, Base: in.URL}
 	r := anon.Do("POST", "/api/auth/register", map[string]any{"email": "keys@example.com", "password": "a sturdy passphrase 42"})
 	require.Equal(t, 201, r.Status, string(r.Raw))
@@ -208,4 +209,11 @@ func TestRealtimeAPIKeyAccess(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Eventually(t, func() bool { return refused(false).Status == 200 }, 10*time.Second, 100*time.Millisecond,
 		"the granted key is still refused")
+
+	// Revoking the streaming key closes its stream.
+	r = session.Do("DELETE", "/api/auth/api-keys/"+liveInfo["id"].(string), nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	ev = nextEvent(t, ch, 10*time.Second)
+	require.Equal(t, "close", ev.Event)
+	require.Equal(t, "key_revoked", ev.Data["reason"])
 }
