@@ -163,6 +163,7 @@ CREATE TABLE ayb.api_keys (
     revoked_at timestamp with time zone,
     revoked_by uuid,
     revoked_reason text,
+    realtime boolean DEFAULT false NOT NULL,
     CONSTRAINT api_keys_allowed_functions_check CHECK ((array_position(allowed_functions, NULL::text) IS NULL)),
     CONSTRAINT api_keys_allowed_tables_check CHECK ((array_position(allowed_tables, NULL::text) IS NULL)),
     CONSTRAINT api_keys_key_hash_check CHECK ((length(key_hash) = 32)),
@@ -179,7 +180,7 @@ CREATE TABLE ayb.api_keys (
     CONSTRAINT api_keys_scope_check CHECK ((scope = ANY (ARRAY['read'::text, 'write'::text, 'full'::text])))
 );
 
-CREATE FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid DEFAULT NULL::uuid, p_allowed_tables text[] DEFAULT '{}'::text[], p_allowed_functions text[] DEFAULT '{}'::text[], p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid, p_rotated_from uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+CREATE FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid DEFAULT NULL::uuid, p_allowed_tables text[] DEFAULT '{}'::text[], p_allowed_functions text[] DEFAULT '{}'::text[], p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_rate_limit_requests integer DEFAULT NULL::integer, p_rate_limit_window interval DEFAULT NULL::interval, p_rate_limit_burst integer DEFAULT NULL::integer, p_actor uuid DEFAULT NULL::uuid, p_as_user uuid DEFAULT NULL::uuid, p_rotated_from uuid DEFAULT NULL::uuid, p_realtime boolean DEFAULT false) RETURNS ayb.api_keys
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -218,12 +219,13 @@ begin
     end if;
   end if;
   insert into ayb.api_keys (name, key_prefix, key_hash, kind, user_id, app_id, scope, allowed_tables, allowed_functions,
-                            rate_limit_requests, rate_limit_window, rate_limit_burst, expires_at, created_by, rotated_from)
+                            rate_limit_requests, rate_limit_window, rate_limit_burst, expires_at, created_by, rotated_from,
+                            realtime)
   values (btrim(p_name), p_key_prefix, p_key_hash, case when p_user_id is null then 'service' else 'user' end,
           p_user_id, p_app_id, p_scope, ayb.apikey_check_names(p_allowed_tables, 'table'),
           ayb.apikey_check_names(p_allowed_functions, 'function'),
           p_rate_limit_requests, p_rate_limit_window, p_rate_limit_burst, p_expires_at,
-          coalesce(p_actor, auth.uid()), p_rotated_from)
+          coalesce(p_actor, auth.uid()), p_rotated_from, coalesce(p_realtime, false))
   returning * into r;
   return r;
 end
@@ -308,11 +310,36 @@ begin
   r := ayb.apikey_create(o.name, p_key_hash, p_key_prefix, o.user_id, o.scope, o.app_id,
                          o.allowed_tables, o.allowed_functions, o.expires_at,
                          o.rate_limit_requests, o.rate_limit_window, o.rate_limit_burst,
-                         actor, null, o.id);
+                         actor, null, o.id, o.realtime);
   if p_grace is null or p_grace = interval '0' then
     update ayb.api_keys set revoked_at = now(), revoked_by = actor, revoked_reason = 'rotated' where id = o.id;
   else
     update ayb.api_keys set expires_at = least(coalesce(expires_at, 'infinity'), now() + p_grace) where id = o.id;
+  end if;
+  return r;
+end
+$$;
+
+CREATE FUNCTION ayb.apikey_set_realtime(p_id uuid, p_realtime boolean, p_as_user uuid DEFAULT NULL::uuid) RETURNS ayb.api_keys
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ayb.api_keys;
+begin
+  if p_realtime is null then
+    raise exception 'realtime must be true or false' using errcode = '22023';
+  end if;
+  select * into r from ayb.api_keys
+   where id = p_id and (p_as_user is null or user_id = p_as_user) for update;
+  if not found then
+    raise exception 'api key % not found', p_id using errcode = 'P0002';
+  end if;
+  if r.revoked_at is not null then
+    raise exception 'api key % is revoked', p_id using errcode = '22023';
+  end if;
+  if r.realtime is distinct from p_realtime then
+    update ayb.api_keys set realtime = p_realtime where id = p_id returning * into r;
   end if;
   return r;
 end
@@ -2377,7 +2404,7 @@ CREATE UNIQUE INDEX users_email_key ON ayb.users USING btree (lower(email));
 
 CREATE TRIGGER api_keys_live_app BEFORE INSERT OR UPDATE OF app_id, revoked_at ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_live_app();
 
-CREATE TRIGGER api_keys_notify AFTER DELETE OR UPDATE OF revoked_at, expires_at, scope, allowed_tables, allowed_functions, kind, user_id, app_id, rate_limit_requests, rate_limit_window, rate_limit_burst ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
+CREATE TRIGGER api_keys_notify AFTER DELETE OR UPDATE OF revoked_at, expires_at, scope, allowed_tables, allowed_functions, kind, user_id, app_id, rate_limit_requests, rate_limit_window, rate_limit_burst, realtime ON ayb.api_keys FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
 
 CREATE TRIGGER apps_notify AFTER DELETE OR UPDATE ON ayb.apps FOR EACH ROW EXECUTE FUNCTION ayb.api_keys_notify();
 
@@ -2498,9 +2525,9 @@ GRANT ALL ON FUNCTION ayb.apikey_check_names(p_names text[], p_what text) TO ayb
 
 GRANT ALL ON TABLE ayb.api_keys TO ayb_system;
 
-REVOKE ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) TO ayb_system;
-GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid) TO service_role;
+REVOKE ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid, p_realtime boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid, p_realtime boolean) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_create(p_name text, p_key_hash bytea, p_key_prefix text, p_user_id uuid, p_scope text, p_app_id uuid, p_allowed_tables text[], p_allowed_functions text[], p_expires_at timestamp with time zone, p_rate_limit_requests integer, p_rate_limit_window interval, p_rate_limit_burst integer, p_actor uuid, p_as_user uuid, p_rotated_from uuid, p_realtime boolean) TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.apikey_flush(p_touch uuid[], p_app_ids uuid[], p_requests bigint[], p_rejected bigint[], p_now timestamp with time zone) TO ayb_system;
@@ -2516,6 +2543,10 @@ GRANT ALL ON FUNCTION ayb.apikey_revoke(p_id uuid, p_actor uuid, p_as_user uuid)
 REVOKE ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) TO ayb_system;
 GRANT ALL ON FUNCTION ayb.apikey_rotate(p_id uuid, p_key_hash bytea, p_key_prefix text, p_grace interval, p_actor uuid, p_as_user uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION ayb.apikey_set_realtime(p_id uuid, p_realtime boolean, p_as_user uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.apikey_set_realtime(p_id uuid, p_realtime boolean, p_as_user uuid) TO ayb_system;
+GRANT ALL ON FUNCTION ayb.apikey_set_realtime(p_id uuid, p_realtime boolean, p_as_user uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.apikey_take(p_key_id uuid, p_count integer, p_now timestamp with time zone, OUT granted integer, OUT rate_limit integer, OUT window_seconds double precision, OUT remaining integer, OUT reset_after double precision, OUT retry_after double precision) TO ayb_system;

@@ -9,7 +9,7 @@ import (
 )
 
 // KindAPIKey is identity.Identity.Kind for requests made with an API key.
-const KindAPIKey = "api_key"
+const KindAPIKey = identity.KindAPIKey
 
 // Next is what the Authenticator delegates other credentials to; it has
 // server.Authenticator's method set (declared here so this package need not
@@ -112,6 +112,7 @@ func (k Key) Identity() identity.Identity {
 		Claims:   claims,
 		ReadOnly: k.Scope == identity.ScopeRead,
 		Kind:     KindAPIKey,
+		Realtime: k.Realtime,
 	}
 	if len(k.AllowedTables) > 0 {
 		id.AllowedTables = append([]string(nil), k.AllowedTables...)

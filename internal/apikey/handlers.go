@@ -18,8 +18,9 @@ import (
 // (it also applies RequireAdmin itself, so a missing guard fails closed).
 //
 //	GET    /               list (?user_id, ?app_id, ?include_revoked=false)
-//	POST   /               create {name, user_id (null = service key), scope, app_id, allowed_tables, allowed_functions, expires_at, rate_limit}
+//	POST   /               create {name, user_id (null = service key), scope, app_id, allowed_tables, allowed_functions, expires_at, rate_limit, realtime}
 //	GET    /{id}           one key
+//	PATCH  /{id}           {realtime}: grant or withdraw realtime access
 //	DELETE /{id}           revoke
 //	POST   /{id}/rotate    {grace_seconds} -> a new key; the old one works for grace_seconds more
 func (s *Service) AdminRoutes() http.Handler {
@@ -28,6 +29,7 @@ func (s *Service) AdminRoutes() http.Handler {
 	r.Method(http.MethodGet, "/", web.Handler(s.adminList))
 	r.Method(http.MethodPost, "/", web.Handler(s.adminCreate))
 	r.Method(http.MethodGet, "/{id}", web.Handler(s.adminGet))
+	r.Method(http.MethodPatch, "/{id}", web.Handler(s.adminUpdate))
 	r.Method(http.MethodDelete, "/{id}", web.Handler(s.adminRevoke))
 	r.Method(http.MethodPost, "/{id}/rotate", web.Handler(s.adminRotate))
 	return r
@@ -38,7 +40,8 @@ func (s *Service) AdminRoutes() http.Handler {
 // nor revoke keys.
 //
 //	GET    /               list own keys
-//	POST   /               create {name, scope, app_id (an app the user owns), allowed_tables, allowed_functions, expires_at, rate_limit}
+//	POST   /               create {name, scope, app_id (an app the user owns), allowed_tables, allowed_functions, expires_at, rate_limit, realtime}
+//	PATCH  /{id}           {realtime}: grant or withdraw realtime access to an own key
 //	DELETE /{id}           revoke own key
 //	POST   /{id}/rotate    {grace_seconds}
 func (s *Service) UserRoutes() http.Handler {
@@ -47,6 +50,7 @@ func (s *Service) UserRoutes() http.Handler {
 	r.Method(http.MethodGet, "/", web.Handler(s.userList))
 	r.Method(http.MethodPost, "/", web.Handler(s.userCreate))
 	r.Method(http.MethodGet, "/{id}", web.Handler(s.userGet))
+	r.Method(http.MethodPatch, "/{id}", web.Handler(s.userUpdate))
 	r.Method(http.MethodDelete, "/{id}", web.Handler(s.userRevoke))
 	r.Method(http.MethodPost, "/{id}/rotate", web.Handler(s.userRotate))
 	return r
@@ -300,6 +304,9 @@ func narrower(id identity.Identity, p *CreateParams) error {
 			}
 		}
 	}
+	if p.Realtime && !id.Realtime {
+		return refuse("this key has no realtime access and cannot mint a key that has")
+	}
 	if exp, ok := id.Claims["exp"].(int64); ok {
 		limit := time.Unix(exp, 0)
 		if p.ExpiresAt == nil || p.ExpiresAt.After(limit) {
@@ -377,5 +384,75 @@ func (s *Service) userRotate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	web.WriteJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+// updateBody is what PATCH /{id} may change. Realtime is required: it is
+// the only setting a live key can change (others need a new key).
+type updateBody struct {
+	Realtime *bool `json:"realtime"`
+}
+
+func updateOf(r *http.Request) (bool, error) {
+	var b updateBody
+	if err := web.DecodeJSON(r, &b); err != nil {
+		return false, err
+	}
+	if b.Realtime == nil {
+		return false, apierror.Validation("give realtime: true or false").
+			WithDetails(map[string]string{"field": "realtime"}).
+			WithHint("other settings are fixed; rotate or create a new key to change them")
+	}
+	return *b.Realtime, nil
+}
+
+func (s *Service) adminUpdate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	rt, err := updateOf(r)
+	if err != nil {
+		return err
+	}
+	k, err := s.SetRealtime(r.Context(), id, rt, nil)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, k)
+	return nil
+}
+
+// userUpdate changes the caller's own key. A key may do it only if it is
+// unrestricted (as for rotation), and may grant realtime only if it has it.
+func (s *Service) userUpdate(w http.ResponseWriter, r *http.Request) error {
+	u, caller, err := userOf(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	rt, err := updateOf(r)
+	if err != nil {
+		return err
+	}
+	if caller.Kind == KindAPIKey {
+		if caller.AllowedTables != nil || caller.AllowedFunctions != nil ||
+			claim(caller, "app_id") != "" || caller.Claims["exp"] != nil {
+			return apierror.New(apierror.CodeInsufficientScope, "a restricted key cannot change keys").
+				WithHint("change it with your session or an unrestricted full key")
+		}
+		if rt && !caller.Realtime {
+			return apierror.New(apierror.CodeInsufficientScope, "this key has no realtime access and cannot grant it").
+				WithHint("a key can only grant rights it has itself")
+		}
+	}
+	k, err := s.SetRealtime(r.Context(), id, rt, &u)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, k)
 	return nil
 }

@@ -32,6 +32,8 @@ type Info struct {
 	RevokedAt        *time.Time      `json:"revoked_at"`
 	RevokedBy        *uuid.UUID      `json:"revoked_by"`
 	RevokedReason    *string         `json:"revoked_reason"`
+	// Realtime is whether the key may open realtime (SSE) streams.
+	Realtime bool `json:"realtime"`
 }
 
 // Created is a new key: the plaintext, shown this once, and its record.
@@ -51,6 +53,9 @@ type CreateParams struct {
 	AllowedFunctions []string        `json:"allowed_functions"`
 	ExpiresAt        *time.Time      `json:"expires_at"`
 	RateLimit        *ratelimit.Spec `json:"rate_limit"`
+	// Realtime grants the key realtime (SSE) access; without it the key is
+	// refused on /api/realtime.
+	Realtime bool `json:"realtime"`
 }
 
 func scanInfo(row pgx.Row) (Info, error) {
@@ -61,7 +66,7 @@ func scanInfo(row pgx.Row) (Info, error) {
 	err := row.Scan(&k.ID, &k.Name, &k.KeyPrefix, &k.Kind, &k.UserID, &k.AppID, &k.Scope,
 		&k.AllowedTables, &k.AllowedFunctions, &req, &win, &burst,
 		&k.ExpiresAt, &k.LastUsedAt, &k.CreatedAt, &k.CreatedBy, &k.RotatedFrom,
-		&k.RevokedAt, &k.RevokedBy, &k.RevokedReason)
+		&k.RevokedAt, &k.RevokedBy, &k.RevokedReason, &k.Realtime)
 	k.RateLimit = ratelimit.SpecOf(req, win, burst)
 	return k, err
 }
@@ -89,7 +94,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams, actor, asUser *uui
 	}
 	info, err := scanInfo(s.db.Pool.QueryRow(ctx, query("create"),
 		p.Name, sec.Hash, sec.Prefix, p.UserID, p.Scope, p.AppID, nonNil(p.AllowedTables), nonNil(p.AllowedFunctions),
-		p.ExpiresAt, req, win, burst, actor, asUser))
+		p.ExpiresAt, req, win, burst, actor, asUser, p.Realtime))
 	if err != nil {
 		return Created{}, db.Translate(err)
 	}
@@ -164,4 +169,32 @@ func (s *Service) Rotate(ctx context.Context, id uuid.UUID, grace *time.Duration
 		return Created{}, db.Translate(err)
 	}
 	return Created{Key: sec.Plaintext, APIKey: info}, nil
+}
+
+// SetRealtime grants (true) or withdraws (false) a live key's realtime
+// access (as user asUser, when set: only their own keys). New streams see
+// the change on every instance once the NOTIFY lands; open streams close at
+// their next key check (realtime.KeyChecker).
+func (s *Service) SetRealtime(ctx context.Context, id uuid.UUID, realtime bool, asUser *uuid.UUID) (Info, error) {
+	k, err := scanInfo(s.db.Pool.QueryRow(ctx, query("set_realtime"), id, realtime, asUser))
+	if err != nil {
+		return Info{}, db.Translate(err)
+	}
+	return k, nil
+}
+
+// KeyStreamable reports whether key keyID may still hold a realtime stream:
+// not revoked, expired or orphaned (banned user, deleted app), and granted
+// realtime access. It satisfies realtime.KeyChecker; an id that is not a
+// uuid is simply not streamable.
+func (s *Service) KeyStreamable(ctx context.Context, keyID string) (bool, error) {
+	id, err := uuid.Parse(keyID)
+	if err != nil {
+		return false, nil
+	}
+	var ok bool
+	if err := s.db.Pool.QueryRow(ctx, query("streamable"), id).Scan(&ok); err != nil {
+		return false, db.Translate(err)
+	}
+	return ok, nil
 }

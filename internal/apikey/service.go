@@ -95,6 +95,8 @@ type Key struct {
 	Email            *string
 	UserBanned       bool
 	AppDeleted       bool
+	// Realtime is the key's right to open realtime streams.
+	Realtime bool
 	// Limited is true when the key or its app has a rate limit; Capacity is
 	// the smaller burst of the two (for lease sizing).
 	Limited  bool
@@ -214,7 +216,7 @@ func (s *Service) lookup(ctx context.Context, hash []byte) (Key, error) {
 	err := s.db.Pool.QueryRow(ctx, query("verify"), hash).Scan(
 		&k.ID, &k.Kind, &k.UserID, &k.AppID, &k.Scope, &k.AllowedTables, &k.AllowedFunctions,
 		&k.ExpiresAt, &k.RevokedAt, &k.Email, &banned, &appDeleted,
-		&keyReq, &keyBurst, &appReq, &appBurst)
+		&keyReq, &keyBurst, &appReq, &appBurst, &k.Realtime)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, apierror.New(CodeInvalid, "the API key is not known")
 	}

@@ -21,7 +21,7 @@ import (
 
 func init() {
 	Register(&Command{Name: "apps", Summary: "apps create|list|update|delete|usage: client apps and their rate limits", Run: runApps})
-	Register(&Command{Name: "apikeys", Summary: "apikeys create|list|revoke|rotate: API keys", Run: runAPIKeys})
+	Register(&Command{Name: "apikeys", Summary: "apikeys create|list|update|revoke|rotate: API keys", Run: runAPIKeys})
 }
 
 // connectAdmin opens the database for an admin command (the same SQL API
@@ -241,8 +241,9 @@ func printApps(w io.Writer, as []app.App) error {
 
 func runAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	usage := errors.New("usage: ayb apikeys create --name N (--user USER_ID | --service) [--scope read|write|full] [--app APP_ID]\n" +
-		"                           [--tables a,b] [--functions f,g] [--expires 720h|RFC3339] [--limit 10/1s] [--burst N]\n" +
+		"                           [--tables a,b] [--functions f,g] [--expires 720h|RFC3339] [--limit 10/1s] [--burst N] [--realtime]\n" +
 		"       ayb apikeys list [--user USER_ID] [--app APP_ID] [--active]\n" +
+		"       ayb apikeys update <id> --realtime=true|false   (grant or withdraw realtime access)\n" +
 		"       ayb apikeys revoke <id>\n" +
 		"       ayb apikeys rotate <id> [--grace 24h]   (new key, same settings; the old one works for --grace more)\n" +
 		"every subcommand takes --json")
@@ -264,6 +265,7 @@ func runAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	burst := cf.fs.Int("burst", 0, "largest burst of the per-key limit")
 	active := cf.fs.Bool("active", false, "list only keys that are not revoked")
 	grace := cf.fs.Duration("grace", 0, "rotate: how long the old key keeps working")
+	realtimeFlag := cf.fs.Bool("realtime", false, "the key may open realtime (SSE) streams (default: it may not)")
 	pos, err := positional(cf.fs, args[1:])
 	if err != nil {
 		return err
@@ -297,7 +299,8 @@ func runAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		p = apikey.CreateParams{Name: *name, UserID: userID, Scope: *scope, AppID: appID,
-			AllowedTables: splitList(*tables), AllowedFunctions: splitList(*functions), RateLimit: spec}
+			AllowedTables: splitList(*tables), AllowedFunctions: splitList(*functions), RateLimit: spec,
+			Realtime: *realtimeFlag}
 		if *expires != "" {
 			t, err := parseExpiry(*expires)
 			if err != nil {
@@ -308,6 +311,12 @@ func runAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	case "list":
 	case "revoke", "rotate":
 		if len(pos) != 1 {
+			return usage
+		}
+	case "update":
+		realtimeSet := false
+		cf.fs.Visit(func(f *flag.Flag) { realtimeSet = realtimeSet || f.Name == "realtime" })
+		if len(pos) != 1 || !realtimeSet {
 			return usage
 		}
 	default:
@@ -341,12 +350,17 @@ func runAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
 			return printJSON(stdout, ks)
 		}
 		return printKeys(stdout, ks)
-	case "revoke":
+	case "revoke", "update":
 		id, err := parseUUIDArg("key id", pos[0])
 		if err != nil {
 			return err
 		}
-		k, err := svc.Revoke(ctx, id, nil, nil)
+		var k apikey.Info
+		if sub == "revoke" {
+			k, err = svc.Revoke(ctx, id, nil, nil)
+		} else {
+			k, err = svc.SetRealtime(ctx, id, *realtimeFlag, nil)
+		}
 		if err != nil {
 			return err
 		}
@@ -390,7 +404,7 @@ func parseExpiry(s string) (time.Time, error) {
 
 func printKeys(w io.Writer, ks []apikey.Info) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "id\tname\tprefix\tkind\tuser\tapp\tscope\ttables\texpires\tlast used\tstatus")
+	fmt.Fprintln(tw, "id\tname\tprefix\tkind\tuser\tapp\tscope\ttables\trealtime\texpires\tlast used\tstatus")
 	ts := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -411,8 +425,12 @@ func printKeys(w io.Writer, ks []apikey.Info) error {
 		if len(k.AllowedTables) > 0 {
 			tables = strings.Join(k.AllowedTables, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.KeyPrefix, k.Kind,
-			uuidString(k.UserID), uuidString(k.AppID), k.Scope, tables, ts(k.ExpiresAt), ts(k.LastUsedAt), status)
+		rt := "no"
+		if k.Realtime {
+			rt = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.KeyPrefix, k.Kind,
+			uuidString(k.UserID), uuidString(k.AppID), k.Scope, tables, rt, ts(k.ExpiresAt), ts(k.LastUsedAt), status)
 	}
 	return tw.Flush()
 }

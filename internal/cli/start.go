@@ -52,6 +52,8 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	go cache.Run(runCtx)
+	keys := apikey.New(rt.DB, apikey.Options{})
+	keys.Start(runCtx)
 	var rtSvc *realtime.Service
 	if cfg.Realtime.Enabled {
 		rtSvc, err = realtime.New(ctx, realtime.Options{
@@ -63,6 +65,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			Buffer:               cfg.Realtime.Buffer,
 			Filters:              realtime.SchemaFilters{Cache: cache},
 			Sessions:             users,
+			Keys:                 keys,
 		})
 		if err != nil {
 			return err
@@ -73,8 +76,6 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		// "close" event) as soon as shutdown starts, so it need not wait.
 		go func() { <-runCtx.Done(); rtSvc.Close() }()
 	}
-	keys := apikey.New(rt.DB, apikey.Options{})
-	keys.Start(runCtx)
 	srv := server.New(server.Options{
 		Config: cfg, DB: rt.DB, Version: Version,
 		// API keys first; every other credential (JWTs) goes to auth.

@@ -140,7 +140,7 @@ type Realtime struct {
 	Retention            Duration `toml:"retention" doc:"how long change events stay replayable with Last-Event-ID"`
 	PoolSize             int32    `toml:"pool_size" doc:"connections for visibility checks (separate from the REST pool)"`
 	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
-	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session is live"`
+	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session (or API key) is live"`
 	Buffer               int      `toml:"buffer" doc:"events a client may lag before it is disconnected (resumable)"`
 }
 

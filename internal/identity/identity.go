@@ -36,6 +36,10 @@ type Identity struct {
 	AllowedFunctions []string
 	// Kind says what credential produced this: "anon", "jwt", "api_key", "oauth", "admin".
 	Kind string
+	// Realtime is an API key's right to open realtime streams. It matters
+	// only when Kind is "api_key" (see RealtimeAllowed): every other
+	// credential streams as it always has.
+	Realtime bool
 	// Session, when set, is a session the database must find live in the
 	// request's own transaction: db.InTx and db.InBatch run
 	// ayb.require_session first and answer 401 when it has ended. Only
@@ -106,6 +110,14 @@ func (i Identity) CanWrite() bool {
 	s := i.Scope()
 	return !i.ReadOnly && (s == "" || s == ScopeWrite || s == ScopeFull || hasWord(s, ScopeWrite) || hasWord(s, ScopeFull))
 }
+
+// KindAPIKey is Kind for requests made with an API key.
+const KindAPIKey = "api_key"
+
+// RealtimeAllowed reports whether the credential may open or take over a
+// realtime stream: an API key only when it was granted realtime access;
+// sessions, anonymous callers and other credentials always.
+func (i Identity) RealtimeAllowed() bool { return i.Kind != KindAPIKey || i.Realtime }
 
 // TableAllowed reports whether the credential may touch the named table.
 func (i Identity) TableAllowed(name string) bool {

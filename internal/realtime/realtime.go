@@ -93,6 +93,13 @@ type SessionChecker interface {
 	SessionLive(ctx context.Context, sessionID string) (bool, error)
 }
 
+// KeyChecker reports whether an API key may still stream: live (not
+// revoked or expired, its user and app still there) and holding realtime
+// access. A stream whose key may not closes with "key_revoked".
+type KeyChecker interface {
+	KeyStreamable(ctx context.Context, keyID string) (bool, error)
+}
+
 // Options configure a Service. Zero values take defaults.
 type Options struct {
 	// URL connects as the server's login role; the service opens its own
@@ -104,6 +111,8 @@ type Options struct {
 	Filters FilterCompiler
 	// Sessions checks session liveness; nil skips revocation checks.
 	Sessions SessionChecker
+	// Keys re-checks API keys at SessionCheckInterval; nil skips it.
+	Keys KeyChecker
 	// Retention is how long events stay replayable (default 1h).
 	Retention time.Duration
 	// PruneInterval is how often this instance prunes (default 1m; <0 never).

@@ -22,10 +22,18 @@ const (
 	CodeMFARequired        = "mfa_required"
 	CodeTokenExpired       = "token_expired"
 	CodeRealtimeNotEnabled = "realtime_not_enabled"
+	// CodeRealtimeNotGranted is the reason an API key without realtime
+	// access is refused (code insufficient_scope, 403).
+	CodeRealtimeNotGranted = "realtime_not_granted"
 )
 
 // refuseIdentity says why an identity may not stream (nil when it may).
 func refuseIdentity(id identity.Identity, now time.Time) error {
+	if !id.RealtimeAllowed() {
+		return apierror.New(apierror.CodeInsufficientScope, "this API key has no realtime access").
+			WithDetails(map[string]string{"reason": CodeRealtimeNotGranted}).
+			WithHint("create the key with realtime: true (ayb apikeys create --realtime), or grant it: PATCH /api/admin/api-keys/{id} {\"realtime\": true}")
+	}
 	if pending, _ := id.Claims["mfa_pending"].(bool); pending {
 		return apierror.New(apierror.CodeForbidden, "this token is waiting for its second factor").
 			WithDetails(map[string]string{"reason": CodeMFARequired}).
@@ -153,6 +161,15 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		defer t.Stop()
 		sessionTick = t.C
 	}
+	// An API key's stream ends when the key is revoked or expires early, or
+	// loses its realtime access. A handover keeps the same kind, so this is
+	// decided once per stream.
+	var keyTick <-chan time.Time
+	if s.opt.Keys != nil && sub.identity().Kind == identity.KindAPIKey {
+		t := time.NewTicker(s.opt.SessionCheckInterval)
+		defer t.Stop()
+		keyTick = t.C
+	}
 	expTimer := time.NewTimer(time.Hour)
 	defer expTimer.Stop()
 	armExpiry := func() {
@@ -204,6 +221,16 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 			}
 			if !live {
 				sub.fail(closeSessionRevoked)
+			}
+		case <-keyTick:
+			keyID, _ := sub.identity().Claims["key_id"].(string)
+			ok, err := s.opt.Keys.KeyStreamable(ctx, keyID)
+			if err != nil {
+				slog.Warn("realtime: api key check", "err", err)
+				continue
+			}
+			if !ok {
+				sub.fail(closeKeyRevoked)
 			}
 		case <-sub.closed:
 			// Everything queued before the close was accepted in order:

@@ -15,6 +15,7 @@ const (
 	closeShutdown       = "server_shutdown"
 	closeTokenExpired   = "token_expired"
 	closeSessionRevoked = "session_revoked"
+	closeKeyRevoked     = "key_revoked"
 	closeError          = "internal_error"
 )
 

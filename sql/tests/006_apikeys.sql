@@ -15,7 +15,7 @@ select ok(not has_function_privilege(r, f, 'execute'), r || ' cannot execute ' |
          'ayb.app_create(text, text, uuid, integer, interval, integer, uuid)',
          'ayb.app_update(uuid, text, text, uuid, integer, interval, integer, boolean, boolean)',
          'ayb.app_delete(uuid, uuid)', 'ayb.app_list(boolean)', 'ayb.app_usage(uuid, timestamptz)',
-         'ayb.apikey_create(text, bytea, text, uuid, text, uuid, text[], text[], timestamptz, integer, interval, integer, uuid, uuid, uuid)',
+         'ayb.apikey_create(text, bytea, text, uuid, text, uuid, text[], text[], timestamptz, integer, interval, integer, uuid, uuid, uuid, boolean)',
          'ayb.apikey_revoke(uuid, uuid, uuid)', 'ayb.apikey_rotate(uuid, bytea, text, interval, uuid, uuid)',
          'ayb.ratelimit_take(text, integer, interval, integer, integer, timestamptz)']) f;
 

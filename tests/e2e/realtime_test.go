@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,4 +137,83 @@ func TestRealtimeWithRealTokens(t *testing.T) {
 			t.Fatal("stream did not close after logout")
 		}
 	}
+}
+
+// API keys through the real binary: a key minted without realtime access
+// is refused on /api/realtime (header or ?token=) with 403
+// insufficient_scope; one minted with "realtime": true streams a change
+// made in psql; granting access later with the CLI opens the door for the
+// first key too; revoking the streaming key closes its stream.
+func TestRealtimeAPIKeyAccess(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	d.Exec(t, `
+		create table public.notes (id bigserial primary key, owner uuid not null, body text);
+		alter table public.notes enable row level security;
+		create policy own on public.notes using (owner = auth.uid());
+		select ayb.realtime_enable('public.notes');`)
+	in := Start(t, StartOptions{DatabaseURL: d.URL,
+		Env: []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL, "AYB_REALTIME_SESSION_CHECK_INTERVAL=500ms"}})
+	anon := &Client{t: t, Base: in.URL}
+	r := anon.Do("POST", "/api/auth/register", map[string]any{"email": "keys@example.com", "password": "a sturdy passphrase 42"})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	m := r.JSON(t)
+	session, userID := anon.With(m["access_token"].(string)), m["user"].(map[string]any)["id"].(string)
+
+	mint := func(body map[string]any) (string, map[string]any) {
+		r := session.Do("POST", "/api/auth/api-keys", body)
+		require.Equal(t, 201, r.Status, string(r.Raw))
+		m := r.JSON(t)
+		return m["key"].(string), m["api_key"].(map[string]any)
+	}
+	plain, plainInfo := mint(map[string]any{"name": "batch", "scope": "read"})
+	require.Equal(t, false, plainInfo["realtime"])
+	live, liveInfo := mint(map[string]any{"name": "mobile", "scope": "read", "realtime": true})
+	require.Equal(t, true, liveInfo["realtime"])
+
+	refused := func(viaQuery bool) Response {
+		req, err := http.NewRequest("GET", in.URL+"/api/realtime?tables=notes", nil)
+		require.NoError(t, err)
+		if viaQuery {
+			req.URL.RawQuery += "&token=" + url.QueryEscape(plain)
+		} else {
+			req.Header.Set("Authorization", "Bearer "+plain)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		if res.StatusCode == 200 { // a live stream: nothing to read to the end
+			return Response{Status: res.StatusCode, Header: res.Header}
+		}
+		raw, _ := io.ReadAll(res.Body)
+		return Response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	}
+	for _, viaQuery := range []bool{false, true} {
+		r := refused(viaQuery)
+		require.Equal(t, 403, r.Status, string(r.Raw))
+		m := r.JSON(t)
+		require.Equal(t, "insufficient_scope", m["code"])
+		require.Equal(t, "realtime_not_granted", m["details"].(map[string]any)["reason"])
+		require.Contains(t, m["hint"], "realtime")
+	}
+
+	ch, _ := openStream(t, in.URL, "tables=notes&token="+url.QueryEscape(live))
+	require.Equal(t, "connected", nextEvent(t, ch, 10*time.Second).Event)
+	d.Exec(t, "insert into public.notes(owner, body) values ($1, 'hello key')", userID)
+	ev := nextEvent(t, ch, 10*time.Second)
+	require.Equal(t, "insert", ev.Data["op"])
+	require.Equal(t, "hello key", ev.Data["record"].(map[string]any)["body"])
+
+	out, err := Run(t, t.TempDir(), nil, "apikeys", "update", plainInfo["id"].(string), "--realtime", "--json",
+		"--database-url", d.AdminURL)
+	require.NoError(t, err, out)
+	require.Eventually(t, func() bool { return refused(false).Status == 200 }, 10*time.Second, 100*time.Millisecond,
+		"the granted key is still refused")
+
+	// Revoking the streaming key closes its stream.
+	r = session.Do("DELETE", "/api/auth/api-keys/"+liveInfo["id"].(string), nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	ev = nextEvent(t, ch, 10*time.Second)
+	require.Equal(t, "close", ev.Event)
+	require.Equal(t, "key_revoked", ev.Data["reason"])
 }
