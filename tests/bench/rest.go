@@ -161,10 +161,13 @@ end
 		return err
 	}
 	load := func(script, token string, d time.Duration) (loadResult, error) {
-		cpu0 := cpuTicks(srv.cmd.Process.Pid)
+		cpu0, pg0, m0 := cpuTicks(srv.cmd.Process.Pid), backendTicks(ctx, admin), machineBusy()
 		r, err := runWrk(ctx, wrkBin, srv.base, script, token, clients, d)
 		if err == nil && r.rps > 0 { // clock ticks are 10 ms (USER_HZ 100)
-			r.cpuPerReq = time.Duration((cpuTicks(srv.cmd.Process.Pid) - cpu0) * float64(10*time.Millisecond) / (r.rps * d.Seconds()))
+			n := r.rps * d.Seconds()
+			r.machinePerReq = time.Duration((machineBusy() - m0) * float64(10*time.Millisecond) / n)
+			r.cpuPerReq = time.Duration((cpuTicks(srv.cmd.Process.Pid) - cpu0) * float64(10*time.Millisecond) / n)
+			r.pgPerReq = time.Duration(tickDelta(pg0, backendTicks(ctx, admin)) * float64(10*time.Millisecond) / n)
 		}
 		return r, err
 	}
@@ -177,16 +180,18 @@ end
 	}
 
 	var getRLS, getSvc, list []loadResult
-	var sRates, replayRates []float64
+	var sRates, replayRates, replayMachine []float64
 	for i := 0; i < 3; i++ { // alternate ours and the baselines
 		g, err := load(getLua, owner.token, dur)
 		if err != nil {
 			return err
 		}
+		m0 := machineBusy()
 		rp, err := pgbench(ctx, bin, d.URL, append(pgArgs, "-f", replay)...)
 		if err != nil {
 			return err
 		}
+		replayMachine = append(replayMachine, (machineBusy()-m0)*float64(10*time.Millisecond)/(rp*dur.Seconds()))
 		s, err := load(getLua, svc.token, dur)
 		if err != nil {
 			return err
@@ -219,12 +224,13 @@ end
 	replayTPS, sTPS := median(replayRates), median(sRates)
 	fmt.Printf("   real ayb binary, real ES256 access tokens; wrk -t2 -c%d, %s per run, 3 alternating runs (medians); pool=8, synchronous_commit=on\n", clients, dur)
 	Ratio("GET by key, RLS owner policy (HTTP) vs pgbench replay", g.rps, replayTPS, "req/s")
-	fmt.Printf("   %-48s p50 %s  p99 %s  server CPU/request %s\n", "  latency", g.p50.Round(time.Microsecond), g.p99.Round(time.Microsecond), g.cpuPerReq.Round(time.Microsecond))
+	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, machine %s\n", "  latency", g.p50.Round(time.Microsecond), g.p99.Round(time.Microsecond), g.cpuPerReq.Round(time.Microsecond), g.pgPerReq.Round(time.Microsecond), g.machinePerReq.Round(time.Microsecond))
 	Ratio("GET by key, service_role (HTTP) vs pgbench replay", s.rps, replayTPS, "req/s")
-	fmt.Printf("   %-48s p50 %s  p99 %s  server CPU/request %s\n", "  latency", s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.cpuPerReq.Round(time.Microsecond))
+	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, machine %s\n", "  latency", s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.cpuPerReq.Round(time.Microsecond), s.pgPerReq.Round(time.Microsecond), s.machinePerReq.Round(time.Microsecond))
 	Ratio("list 20 rows with a filter, RLS (HTTP) vs replay", l.rps, replayTPS, "req/s")
-	fmt.Printf("   %-48s p50 %s  p99 %s  server CPU/request %s\n", "  latency", l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.cpuPerReq.Round(time.Microsecond))
+	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, machine %s\n", "  latency", l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.cpuPerReq.Round(time.Microsecond), l.pgPerReq.Round(time.Microsecond), l.machinePerReq.Round(time.Microsecond))
 	Ratio("pgbench replay of the GET (pipelined) vs pgbench -S", replayTPS, sTPS, "tps")
+	fmt.Printf("   %-48s machine CPU/transaction %s (pgbench included)\n", "  replay", time.Duration(median(replayMachine)).Round(time.Microsecond))
 	verdict := "meets"
 	if g.rps < 0.4*replayTPS {
 		verdict = "MISSES"
@@ -238,6 +244,55 @@ type loadResult struct {
 	p50       time.Duration
 	p99       time.Duration
 	cpuPerReq time.Duration // the server process's CPU (user+system) per request
+	pgPerReq  time.Duration // the database backends' CPU per request
+	// machinePerReq is all cores' busy time per request (client included)
+	machinePerReq time.Duration
+}
+
+// backendTicks is the CPU ticks of each backend of admin's database, by pid.
+func backendTicks(ctx context.Context, admin *pgx.Conn) map[int]float64 {
+	out := map[int]float64{}
+	rows, err := admin.Query(ctx, "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) == nil {
+			out[pid] = cpuTicks(pid)
+		}
+	}
+	return out
+}
+
+// machineBusy is the CPU time all cores have spent busy so far (every
+// /proc/stat state but idle and iowait), in clock ticks.
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy float64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseFloat(v, 64)
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is already in user
+			busy += n
+		}
+	}
+	return busy
+}
+
+// tickDelta sums the CPU ticks each backend spent between two readings
+// (a backend new in b counts whole).
+func tickDelta(a, b map[int]float64) float64 {
+	var sum float64
+	for pid, t := range b {
+		sum += t - a[pid]
+	}
+	return sum
 }
 
 var (
