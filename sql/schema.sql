@@ -14,26 +14,26 @@ CREATE TYPE ayb.job_state AS ENUM (
 
 CREATE FUNCTION auth.app_id() RETURNS uuid
     LANGUAGE sql STABLE
-    SET search_path TO ''
     AS $_$
   select case
-    when (auth.jwt() ->> 'app_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-      then (auth.jwt() ->> 'app_id')::uuid
+    when (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+            operator(pg_catalog.->>) 'app_id')
+         operator(pg_catalog.~*) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    then (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+            operator(pg_catalog.->>) 'app_id')::pg_catalog.uuid
   end
 $_$;
 
 CREATE FUNCTION auth.client_id() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO ''
     AS $$
-  select auth.jwt() ->> 'client_id'
+  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb operator(pg_catalog.->>) 'client_id'
 $$;
 
 CREATE FUNCTION auth.email() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO ''
     AS $$
-  select auth.jwt() ->> 'email'
+  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb operator(pg_catalog.->>) 'email'
 $$;
 
 CREATE FUNCTION auth.has_scope(requested text) RETURNS boolean
@@ -78,19 +78,22 @@ $$;
 
 CREATE FUNCTION auth.role() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO ''
     AS $$
-  select coalesce(auth.jwt() ->> 'role', nullif(current_setting('role', true), 'none'))
+  select coalesce(
+    nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb operator(pg_catalog.->>) 'role',
+    nullif(pg_catalog.current_setting('role', true), 'none'))
 $$;
 
 CREATE FUNCTION auth.uid() RETURNS uuid
     LANGUAGE sql STABLE
-    SET search_path TO ''
     AS $_$
   select case
-    when s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then s::uuid
+    when (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+            operator(pg_catalog.->>) 'sub')
+         operator(pg_catalog.~*) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    then (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+            operator(pg_catalog.->>) 'sub')::pg_catalog.uuid
   end
-  from (select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub' as s) c
 $_$;
 
 CREATE FUNCTION ayb.api_keys_live_app() RETURNS trigger
