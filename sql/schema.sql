@@ -1445,6 +1445,7 @@ CREATE FUNCTION ayb.realtime_check(p_table regclass, p_role text, p_claims text[
     SET search_path TO ''
     AS $_$
 declare
+  n integer;
   qual text;
   fast text;
   v_fp text;
@@ -1454,6 +1455,10 @@ begin
   if p_role not in ('anon', 'authenticated', 'service_role') then
     raise exception 'realtime: refusing to check as role %', p_role using errcode = '22023';
   end if;
+  if p_claims is null and p_uids is null then
+    raise exception 'realtime: give the claims or the uids of the subscribers' using errcode = '22023';
+  end if;
+  n := coalesce(cardinality(p_claims), cardinality(p_uids));
   -- Deparsing the policies on every call cost more than the check itself,
   -- so the compiled forms are cached per session under a fingerprint of
   -- everything they derive from.
@@ -1476,7 +1481,7 @@ begin
     return;
   end if;
   if qual = 'true' then
-    return query select c, i from generate_subscripts(p_claims, 1) c, generate_subscripts(p_images, 1) i;
+    return query select c, i from generate_series(1, n) c, generate_subscripts(p_images, 1) i;
     return;
   end if;
   select c.relname into relname from pg_catalog.pg_class c where c.oid = p_table;
@@ -1512,12 +1517,18 @@ begin
     end if;
     -- Claims are parsed only when the policy reads auth.jwt(): parsing
     -- 1,000 claims objects costs more than checking them.
+    if strpos(fast, 'ayb_rt_claims') > 0 and p_claims is null then
+      raise exception 'realtime: this policy reads the claims; send them' using errcode = 'AYRCL';
+    end if;
     return query execute format('select * from pg_temp.%I($1, $2, $3, $4)', fname)
       using p_role,
             case when strpos(fast, 'ayb_rt_claims') > 0 then p_claims::jsonb[]
-                 else array_fill(null::jsonb, array[cardinality(p_claims)]) end,
+                 else array_fill(null::jsonb, array[n]) end,
             p_uids, p_images;
     return;
+  end if;
+  if p_claims is null then
+    raise exception 'realtime: this policy is checked per claims set; send them' using errcode = 'AYRCL';
   end if;
   fname := 'ayb_rt_' || md5(p_table::oid::text || ':' || qual);
   if to_regprocedure('pg_temp.' || fname || '(text,text[],jsonb[])') is null then

@@ -3,12 +3,15 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Message is one change event as clients receive it (the SSE data line).
@@ -26,6 +29,7 @@ type Message struct {
 // may see and which images each filter matches.
 type verdicts struct {
 	visible map[string][]bool          // claimsKey(role, claims) -> per image
+	any     map[string]bool            // claimsKey(role, claims) -> sees at least one image
 	match   map[string][]bool          // filter key -> per image ("" always matches)
 	columns map[string]map[string]bool // role -> the table's columns it may select
 }
@@ -144,11 +148,23 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	for i, sub := range subs {
 		clear(views)
 		for t, tsub := range sub.tables {
-			if v := perTable[t]; v != nil {
-				sn := snaps[i]
-				sn.sub = tsub
-				views[t] = v.view(sn)
+			v := perTable[t]
+			if v == nil {
+				continue
 			}
+			// A subscriber that sees none of the table's images and was
+			// shown none of its rows gets nothing from this batch (no event,
+			// no leave): skip it. With many subscribers and few readers per
+			// row, this is most of them.
+			if !v.any[snaps[i].key] && !sub.hasShown(tsub.table) {
+				continue
+			}
+			sn := snaps[i]
+			sn.sub = tsub
+			views[t] = v.view(sn)
+		}
+		if len(views) == 0 {
+			continue
 		}
 		for idx, e := range evs {
 			w := views[e.Table]
@@ -228,7 +244,7 @@ func (w *view) message(e event, rec, old map[string]any) Message {
 func (s *Service) judge(ctx context.Context, table string, images [][]byte, readers []snapshot) (*verdicts, error) {
 	start := time.Now()
 	defer func() { s.judgeNanos.Add(int64(time.Since(start))); s.judgeCalls.Add(1) }()
-	v := &verdicts{visible: map[string][]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
+	v := &verdicts{visible: map[string][]bool{}, any: map[string]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
 	imgs := make([]string, len(images))
 	for i, b := range images {
 		imgs[i] = string(b)
@@ -241,6 +257,7 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 
 	filters := map[string]*subscription{}
 	byRole := map[string][]string{}
+	keysByRole := map[string][]string{}
 	uids := map[string][]*string{}
 	seen := map[string]bool{}
 	for _, r := range readers {
@@ -250,6 +267,7 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 		if !seen[r.key] {
 			seen[r.key] = true
 			byRole[r.role] = append(byRole[r.role], r.claims)
+			keysByRole[r.role] = append(keysByRole[r.role], r.key)
 			uids[r.role] = append(uids[r.role], r.uid)
 		}
 	}
@@ -266,14 +284,18 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 	}
 	sort.Strings(roles)
 	for _, role := range roles {
-		claims := byRole[role]
-		b := &pgx.Batch{}
-		b.Queue(qColumns, table, role)
-		b.Queue(qCheck, table, role, claims, imgs, uids[role])
-		br := conn.SendBatch(ctx, b)
-		var cols []string
-		if err := br.QueryRow().Scan(&cols); err != nil {
-			br.Close()
+		claims, keys := byRole[role], keysByRole[role]
+		// Claims travel only for policies that read them (see
+		// claimsNeeded); a policy that does answers AYRCL, and the round
+		// is sent again with them.
+		need := table + "\n" + role
+		withClaims := s.claimsNeeded(need)
+		cols, vis, err := s.checkRole(ctx, conn.Conn(), table, role, claims, withClaims, imgs, uids[role])
+		if !withClaims && isClaimsNeeded(err) {
+			s.needClaims.Store(need, time.Now())
+			cols, vis, err = s.checkRole(ctx, conn.Conn(), table, role, claims, true, imgs, uids[role])
+		}
+		if err != nil {
 			return nil, err
 		}
 		cm := make(map[string]bool, len(cols))
@@ -281,32 +303,66 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 			cm[c] = true
 		}
 		v.columns[role] = cm
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return nil, err
-		}
-		vis := make([][]bool, len(claims))
-		for i := range vis {
-			vis[i] = make([]bool, len(imgs))
-		}
-		var ci, ii int32
-		_, err = pgx.ForEachRow(rows, []any{&ci, &ii}, func() error {
-			vis[ci-1][ii-1] = true
-			return nil
-		})
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, err
+		for i, k := range keys {
+			v.visible[k] = vis[i]
+			if slices.Contains(vis[i], true) {
+				v.any[k] = true
+			}
 		}
 		s.checks.Add(int64(len(claims) * len(imgs)))
-		for i, c := range claims {
-			v.visible[claimsKey(role, c)] = vis[i]
-		}
 	}
 	return v, nil
+}
+
+// checkRole runs one role's visibility check: the columns the role may
+// select, and which images each claims set sees. Without claims (only the
+// subscribers' auth.uid()), a policy that needs them answers AYRCL.
+func (s *Service) checkRole(ctx context.Context, conn *pgx.Conn, table, role string, claims []string, withClaims bool,
+	imgs []string, uids []*string) ([]string, [][]bool, error) {
+	var claimsArg any
+	if withClaims {
+		claimsArg = claims
+	}
+	b := &pgx.Batch{}
+	b.Queue(qColumns, table, role)
+	b.Queue(qCheck, table, role, claimsArg, imgs, uids)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	var cols []string
+	if err := br.QueryRow().Scan(&cols); err != nil {
+		return nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, err
+	}
+	vis := make([][]bool, len(claims))
+	for i := range vis {
+		vis[i] = make([]bool, len(imgs))
+	}
+	var ci, ii int32
+	_, err = pgx.ForEachRow(rows, []any{&ci, &ii}, func() error {
+		vis[ci-1][ii-1] = true
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cols, vis, br.Close()
+}
+
+// claimsNeededFor is how long a table and role whose policy read the claims
+// keep getting them before a round tries without again (policies change).
+const claimsNeededFor = 5 * time.Minute
+
+func (s *Service) claimsNeeded(key string) bool {
+	at, ok := s.needClaims.Load(key)
+	return ok && time.Since(at.(time.Time)) < claimsNeededFor
+}
+
+func isClaimsNeeded(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "AYRCL"
 }
 
 func (s *Service) runFilter(ctx context.Context, conn *pgx.Conn, table string, f *CompiledFilter, imgs []string) ([]bool, error) {

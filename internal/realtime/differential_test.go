@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aybhq/ayb/internal/dbtest"
@@ -152,6 +153,50 @@ select ayb.realtime_enable('public.docs');`)
 	require.Equal(t, keys(truth), keys(run(true, false)), "general path differs from RLS")
 	require.Equal(t, keys(truth), keys(run(false, true)), "set-based path (Go uids) differs from RLS")
 	require.Equal(t, keys(truth), keys(run(false, false)), "set-based path (SQL uids) differs from RLS")
+
+	// Without the claims (only the uids, as the server sends them first),
+	// these policies read auth.jwt(), so the check asks for the claims on
+	// both paths instead of answering.
+	for _, general := range []bool{false, true} {
+		_, err := d.Pool.Exec(ctx,
+			"select * from ayb.realtime_check('public.docs', 'authenticated', null, $1, $2, $3::text[]::uuid[])",
+			images, general, uids)
+		var pe *pgconn.PgError
+		require.ErrorAs(t, err, &pe, "general=%v", general)
+		require.Equal(t, "AYRCL", pe.Code, "general=%v", general)
+	}
+
+	// A policy that reads only auth.uid() answers without the claims, and
+	// exactly as with them.
+	d.Exec(t, `
+create table public.team_docs (id int primary key, team_id int);
+alter table public.team_docs enable row level security;
+create policy by_team on public.team_docs for select
+  using (exists (select 1 from public.teams_members m where m.team_id = team_docs.team_id and m.user_id = auth.uid()));
+grant select on public.team_docs to authenticated;
+insert into public.team_docs select i, i % 14 from generate_series(0, 149) i;`)
+	teamImages := make([]string, 150)
+	for i := range teamImages {
+		teamImages[i] = fmt.Sprintf(`{"id": %d, "team_id": %d}`, i, i%14)
+	}
+	check := func(c any) []string {
+		rows, err := d.Pool.Query(ctx,
+			"select claims_idx, image_idx from ayb.realtime_check('public.team_docs', 'authenticated', $1, $2, false, $3::text[]::uuid[])",
+			c, teamImages, uids)
+		require.NoError(t, err)
+		var out []string
+		var ci, ii int32
+		_, err = pgx.ForEachRow(rows, []any{&ci, &ii}, func() error {
+			out = append(out, fmt.Sprint(ci, ":", ii))
+			return nil
+		})
+		require.NoError(t, err)
+		sort.Strings(out)
+		return out
+	}
+	withClaims := check(claims)
+	require.NotEmpty(t, withClaims)
+	require.Equal(t, withClaims, check(nil), "the uid-only check without claims differs")
 }
 
 // TestGeneralPathForPoliciesTheSetBasedPathCannotTake pins the fallbacks.

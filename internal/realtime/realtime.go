@@ -190,6 +190,9 @@ type Service struct {
 	// Checks counts (subscriber-claims x event image) visibility checks.
 	checks     atomic.Int64
 	judgeNanos atomic.Int64
+	// needClaims: table+"\n"+role -> when its policy last asked for the
+	// subscribers' claims (see claimsNeeded).
+	needClaims sync.Map
 	judgeCalls atomic.Int64
 	stopped    chan struct{}
 }

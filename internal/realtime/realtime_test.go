@@ -653,3 +653,29 @@ func TestResumeOnAnotherInstance(t *testing.T) {
 	require.Equal(t, "third", r.next(t).Data["record"].(map[string]any)["body"])
 	r.quiet(t, 300*time.Millisecond)
 }
+
+// A policy that reads the claims (auth.jwt()) is checked with them: the
+// server first sends only the subscribers' auth.uid(), is told the claims
+// are needed, and sends the round again with them. Nothing is lost or
+// wrongly shown on the way.
+func TestPolicyReadingClaimsGetsThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	b.exec(t, `
+		create table public.perks (id serial primary key, tier text not null, body text);
+		alter table public.perks enable row level security;
+		create policy by_tier on public.perks for select using (tier = auth.jwt() ->> 'tier');
+		grant select on public.perks to authenticated;
+		select ayb.realtime_enable('public.perks');`)
+	gold, _, _ := open(t, b.url, "tables=perks", token(userA, "tier", "gold"), "")
+	silver, _, _ := open(t, b.url, "tables=perks", token(userB, "tier", "silver"), "")
+	b.exec(t, "insert into public.perks (tier, body) values ('gold', 'for gold'), ('silver', 'for silver')")
+	require.Equal(t, "for gold", gold.next(t).Data["record"].(map[string]any)["body"])
+	require.Equal(t, "for silver", silver.next(t).Data["record"].(map[string]any)["body"])
+	gold.quiet(t, 300*time.Millisecond)
+	silver.quiet(t, 100*time.Millisecond)
+	// Later rounds send the claims straight away and still answer right.
+	b.exec(t, "insert into public.perks (tier, body) values ('silver', 'second')")
+	require.Equal(t, "second", silver.next(t).Data["record"].(map[string]any)["body"])
+	gold.quiet(t, 300*time.Millisecond)
+}

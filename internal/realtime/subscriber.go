@@ -205,6 +205,13 @@ func (s *subscriber) wasShown(table, key string) bool {
 	return ok
 }
 
+// hasShown reports whether any row of table was shown (and not left).
+func (s *subscriber) hasShown(table string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.shown[table]) > 0
+}
+
 // shownIn copies the keys shown in one table.
 func (s *subscriber) shownIn(table string) map[string]map[string]any {
 	s.mu.Lock()
