@@ -28,8 +28,8 @@ type Message struct {
 // verdicts holds, for one table of one batch, which images each claims set
 // may see and which images each filter matches.
 type verdicts struct {
-	visible map[string][]bool          // claimsKey(role, claims) -> per image
-	any     map[string]bool            // claimsKey(role, claims) -> sees at least one image
+	visible map[int64][]bool           // claims number (snapshot.kid) -> per image
+	any     map[int64]bool             // claims number -> sees at least one image
 	match   map[string][]bool          // filter key -> per image ("" always matches)
 	columns map[string]map[string]bool // role -> the table's columns it may select
 }
@@ -58,7 +58,7 @@ func (w *view) sees(img int) bool {
 }
 
 func (v *verdicts) view(sn snapshot) *view {
-	return &view{sn: sn, vis: v.visible[sn.key],
+	return &view{sn: sn, vis: v.visible[sn.kid],
 		match: v.match[sn.sub.filterKey], filtered: sn.sub.filterKey != "",
 		cols: v.columns[sn.role]}
 }
@@ -68,6 +68,7 @@ func (v *verdicts) view(sn snapshot) *view {
 type snapshot struct {
 	role, claims string
 	key          string // claimsKey(role, claims)
+	kid          int64  // key's number (claimIDs): equal keys, equal numbers
 	uid          *string
 	sub          *subscription
 	pos          int64
@@ -94,6 +95,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	old := make([]int, len(evs))
 	keys := make([]string, len(evs))
 	perTable := map[string]*verdicts{}
+	leaveKeys := map[string][]string{}
 	for _, t := range tables {
 		var images [][]byte
 		for _, i := range byTable[t] {
@@ -123,6 +125,16 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		}
 		if len(readers) == 0 {
 			continue
+		}
+		// Rows this batch may take out of a subscriber's view: the old key
+		// of an update and the key of a delete (see emit).
+		for _, i := range byTable[t] {
+			switch e := evs[i]; e.Op {
+			case "update":
+				leaveKeys[t] = append(leaveKeys[t], pkKey(pickPK(e.OldRecord, readers[0].sub.pkCols)))
+			case "delete":
+				leaveKeys[t] = append(leaveKeys[t], keys[i])
+			}
 		}
 		v, err := s.judge(ctx, t, images, readers)
 		if err != nil {
@@ -156,7 +168,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 			// shown none of its rows gets nothing from this batch (no event,
 			// no leave): skip it. With many subscribers and few readers per
 			// row, this is most of them.
-			if !v.any[snaps[i].key] && !sub.hasShown(tsub.table) {
+			if !v.any[snaps[i].kid] && !sub.shownAny(tsub.table, leaveKeys[t]) {
 				continue
 			}
 			sn := snaps[i]
@@ -244,7 +256,7 @@ func (w *view) message(e event, rec, old map[string]any) Message {
 func (s *Service) judge(ctx context.Context, table string, images [][]byte, readers []snapshot) (*verdicts, error) {
 	start := time.Now()
 	defer func() { s.judgeNanos.Add(int64(time.Since(start))); s.judgeCalls.Add(1) }()
-	v := &verdicts{visible: map[string][]bool{}, any: map[string]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
+	v := &verdicts{visible: map[int64][]bool{}, any: map[int64]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
 	imgs := make([]string, len(images))
 	for i, b := range images {
 		imgs[i] = string(b)
@@ -257,17 +269,22 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 
 	filters := map[string]*subscription{}
 	byRole := map[string][]string{}
-	keysByRole := map[string][]string{}
+	keysByRole := map[string][]int64{}
 	uids := map[string][]*string{}
-	seen := map[string]bool{}
+	seen := map[int64]bool{}
 	for _, r := range readers {
+		if r.kid == 0 {
+			// Every reader is registered, and registering numbers its
+			// claims; an unnumbered one would share verdicts with others.
+			return nil, errors.New("realtime: subscriber without a claims number")
+		}
 		if r.sub.filterKey != "" {
 			filters[r.sub.filterKey] = r.sub
 		}
-		if !seen[r.key] {
-			seen[r.key] = true
+		if !seen[r.kid] {
+			seen[r.kid] = true
 			byRole[r.role] = append(byRole[r.role], r.claims)
-			keysByRole[r.role] = append(keysByRole[r.role], r.key)
+			keysByRole[r.role] = append(keysByRole[r.role], r.kid)
 			uids[r.role] = append(uids[r.role], r.uid)
 		}
 	}

@@ -193,6 +193,7 @@ type Service struct {
 	// needClaims: table+"\n"+role -> when its policy last asked for the
 	// subscribers' claims (see claimsNeeded).
 	needClaims sync.Map
+	claimIDs   claimIDs
 	judgeCalls atomic.Int64
 	stopped    chan struct{}
 }
@@ -446,14 +447,24 @@ func (s *Service) register(sub *subscriber, resume bool, lastID int64) error {
 		sub.pos = s.cursor
 		sub.live = true
 	}
+	sub.mu.Lock()
+	sub.kid = s.claimIDs.acquire(sub.key)
+	sub.mu.Unlock()
 	s.subs[sub.id] = sub
 	return nil
 }
 
 func (s *Service) unregister(sub *subscriber) {
 	s.mu.Lock()
+	_, ok := s.subs[sub.id]
 	delete(s.subs, sub.id)
 	s.mu.Unlock()
+	if ok {
+		sub.mu.Lock()
+		key := sub.key
+		sub.mu.Unlock()
+		s.claimIDs.release(key)
+	}
 }
 
 func (s *Service) lookup(id string) *subscriber {

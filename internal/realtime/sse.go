@@ -277,7 +277,7 @@ func (s *Service) Handover(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apierror.Internal(err)
 	}
-	sub.renew(id, string(claims))
+	sub.renew(id, string(claims), &s.claimIDs)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -48,6 +48,7 @@ type subscriber struct {
 	ident    identity.Identity
 	claims   string
 	key      string  // claimsKey(role, claims), kept with them
+	kid      int64   // key's number in Service.claimIDs while registered
 	uid      *string // auth.uid() of the claims
 	pos      int64
 	shown    map[string]map[string]map[string]any // table -> pk key -> pk
@@ -69,7 +70,7 @@ func newSubscriber(id string, ident identity.Identity, claims string, tables map
 func (s *subscriber) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return snapshot{role: s.ident.Role, claims: s.claims, key: s.key, uid: s.uid, pos: s.pos}
+	return snapshot{role: s.ident.Role, claims: s.claims, key: s.key, kid: s.kid, uid: s.uid, pos: s.pos}
 }
 
 // snapshotFor is snapshot for one table (ok false when not subscribed).
@@ -103,11 +104,16 @@ func (s *subscriber) identity() identity.Identity {
 	return s.ident
 }
 
-// renew replaces the identity after a token handover.
-func (s *subscriber) renew(id identity.Identity, claims string) {
+// renew replaces the identity after a token handover (ids numbers the new
+// claims in place of the old).
+func (s *subscriber) renew(id identity.Identity, claims string, ids *claimIDs) {
+	key := claimsKey(id.Role, claims)
+	kid := ids.acquire(key)
 	s.mu.Lock()
-	s.ident, s.claims, s.key, s.uid = id, claims, claimsKey(id.Role, claims), uidOf(id)
+	oldKey := s.key
+	s.ident, s.claims, s.key, s.kid, s.uid = id, claims, key, kid, uidOf(id)
 	s.mu.Unlock()
+	ids.release(oldKey)
 	select {
 	case s.renewed <- struct{}{}:
 	default:
@@ -205,11 +211,21 @@ func (s *subscriber) wasShown(table, key string) bool {
 	return ok
 }
 
-// hasShown reports whether any row of table was shown (and not left).
-func (s *subscriber) hasShown(table string) bool {
+// shownAny reports whether any of the rows keys of table was shown (and
+// not left since).
+func (s *subscriber) shownAny(table string, keys []string) bool {
+	if len(keys) == 0 {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.shown[table]) > 0
+	m := s.shown[table]
+	for _, k := range keys {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // shownIn copies the keys shown in one table.
@@ -255,4 +271,45 @@ func (f frame) encode() []byte {
 	b = append(b, f.data...)
 	b = append(b, "\n\n"...)
 	return b
+}
+
+// claimIDs numbers the distinct (role, claims) keys of registered
+// subscribers, so that a check round keys its maps by a small integer
+// instead of hashing every subscriber's ~300-byte claims several times.
+// Numbers are never reused, so two different keys never share one.
+type claimIDs struct {
+	mu    sync.Mutex
+	byKey map[string]*claimID
+	next  int64
+}
+
+type claimID struct {
+	id   int64
+	refs int
+}
+
+func (c *claimIDs) acquire(key string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string]*claimID{}
+	}
+	e := c.byKey[key]
+	if e == nil {
+		c.next++
+		e = &claimID{id: c.next}
+		c.byKey[key] = e
+	}
+	e.refs++
+	return e.id
+}
+
+func (c *claimIDs) release(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.byKey[key]; e != nil {
+		if e.refs--; e.refs <= 0 {
+			delete(c.byKey, key)
+		}
+	}
 }
