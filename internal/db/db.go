@@ -31,6 +31,8 @@ type PoolOptions struct {
 	MinConns int32
 	// AppName shows in pg_stat_activity.
 	AppName string
+	// AfterConnect runs on each new connection before the pool uses it.
+	AfterConnect func(ctx context.Context, conn *pgx.Conn) error
 }
 
 // Open connects a pool to url. On these 2-core machines throughput falls past
@@ -54,6 +56,7 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*DB, error) {
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = opt.AppName
 	cfg.HealthCheckPeriod = 30 * time.Second
+	cfg.AfterConnect = opt.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -158,6 +159,12 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	}
 	views := map[string]*view{}
 	for i, sub := range subs {
+		if i%64 == 63 {
+			// Let request goroutines waiting for a CPU run: on a small
+			// machine a round over thousands of subscribers would
+			// otherwise hold its P until preempted (10 ms), a REST tail.
+			runtime.Gosched()
+		}
 		clear(views)
 		for t, tsub := range sub.tables {
 			v := perTable[t]

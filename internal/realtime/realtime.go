@@ -201,7 +201,8 @@ type Service struct {
 // New opens the service's pool and positions it at the log's horizon.
 func New(ctx context.Context, opt Options) (*Service, error) {
 	opt.defaults()
-	d, err := db.Open(ctx, opt.URL, db.PoolOptions{MaxConns: opt.PoolSize, AppName: "ayb-realtime"})
+	d, err := db.Open(ctx, opt.URL, db.PoolOptions{MaxConns: opt.PoolSize, AppName: "ayb-realtime",
+		AfterConnect: lowerBackendPriority})
 	if err != nil {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}

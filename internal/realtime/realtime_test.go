@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -678,4 +681,38 @@ func TestPolicyReadingClaimsGetsThem(t *testing.T) {
 	b.exec(t, "insert into public.perks (tier, body) values ('silver', 'second')")
 	require.Equal(t, "second", silver.next(t).Data["record"].(map[string]any)["body"])
 	gold.quiet(t, 300*time.Millisecond)
+}
+
+// The backends running visibility checks for a local database (reached over
+// its unix socket) run at a lower CPU priority than request backends.
+func TestCheckerBackendsYieldTheCPU(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	require.Contains(t, b.db.URL, "host=%2F", "the test database is reached over a unix socket")
+	b.exec(t, "insert into members values (5, $1)", userA)
+	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+	b.exec(t, "insert into rows (team_id, body) values (5, 'x')")
+	s.next(t) // a check ran on the realtime pool
+	nice := func(app string) []int {
+		rows, err := b.admin.Query(context.Background(), "select pid from pg_stat_activity where application_name = $1", app)
+		require.NoError(t, err)
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		require.NoError(t, err)
+		var out []int
+		for _, pid := range pids {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			require.NoError(t, err)
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+			n, err := strconv.Atoi(f[16]) // field 19 of stat: nice
+			require.NoError(t, err)
+			out = append(out, n)
+		}
+		return out
+	}
+	checkers := nice("ayb-realtime")
+	require.NotEmpty(t, checkers)
+	for _, n := range checkers {
+		require.Equal(t, 10, n, "a checker backend runs at nice 10")
+	}
+	require.NotContains(t, nice("ayb"), 10, "request backends keep their priority")
 }
