@@ -349,8 +349,8 @@ create policy team_write on public.rows for insert to authenticated
 	a2, _, _ := open(t, url2, "tables=rows", token(userA), "")
 
 	b.exec(t, "insert into inbox values (1, 1, 'hello')") // a trigger's change
-	// A SQL function called from a separate connection, as a job would
-	// (stand-in until the job queue lands).
+	// A SQL function called from a separate connection, as a `sql` job
+	// runs one (tests/e2e TestRealtimeWithRealTokens runs a real job).
 	conn, err := pgx.Connect(context.Background(), b.db.URL)
 	require.NoError(t, err)
 	defer conn.Close(context.Background())

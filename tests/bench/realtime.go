@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -451,19 +449,9 @@ func mintTokens(ctx context.Context, srv *aybProcess, admin *pgx.Conn, n int) ([
 	if err := json.Unmarshal([]byte(probe.claimsJSON), &proto); err != nil {
 		return nil, fmt.Errorf("probe token claims: %w", err)
 	}
-	var kid string
-	var der []byte
-	if err := admin.QueryRow(ctx, "select kid, private_key from ayb.signing_keys where retired_at is null order by created_at desc limit 1").
-		Scan(&kid, &der); err != nil {
-		return nil, err
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	kid, key, err := serverSigningKey(ctx, admin)
 	if err != nil {
 		return nil, err
-	}
-	key, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key %s is not ECDSA", kid)
 	}
 	rows, err := admin.Query(ctx, `
 		with u as (

@@ -119,8 +119,20 @@ func TestRealtimeWithRealTokens(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 
+	// A change made by a job (the built-in `sql` kind, run by the server's
+	// own workers) and one made through the REST API arrive as well.
+	d.Exec(t, `create function public.job_note(a jsonb) returns void language sql as
+		$f$ insert into public.notes(owner, topic, body) values ((a ->> 'owner')::uuid, 'job', 'from a job') $f$`)
+	d.Exec(t, `select ayb.job_enqueue('sql', jsonb_build_object('function', 'public.job_note', 'args', jsonb_build_object('owner', $1::text)))`, aliceID)
+	ev = nextEvent(t, aliceAll, 15*time.Second)
+	require.Equal(t, "from a job", ev.Data["record"].(map[string]any)["body"])
+	r := anon.With(aliceTok).Do("POST", "/api/collections/notes", map[string]any{"owner": aliceID, "topic": "rest", "body": "by request"})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	ev = nextEvent(t, aliceAll, 10*time.Second)
+	require.Equal(t, "by request", ev.Data["record"].(map[string]any)["body"])
+
 	// Logging out ends the session: alice's streams close.
-	r := anon.With(aliceTok).Do("POST", "/api/auth/logout", map[string]any{})
+	r = anon.With(aliceTok).Do("POST", "/api/auth/logout", map[string]any{})
 	require.Contains(t, []int{200, 204}, r.Status, string(r.Raw))
 	deadline := time.After(15 * time.Second)
 	for {
