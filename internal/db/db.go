@@ -164,6 +164,15 @@ func InTxConn(ctx context.Context, conn *pgx.Conn, id identity.Identity, fn func
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: q})
 	if err != nil {
+		// A statement after BEGIN failed (an ended session, bad claims): the
+		// transaction block is open and aborted. Roll it back, or the pool
+		// would destroy the connection and a client could make it reconnect
+		// at will.
+		if conn.PgConn().TxStatus() != 'I' && !conn.IsClosed() {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
+				conn.PgConn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops a closed conn
+			}
+		}
 		if id.Session != nil {
 			return Translate(sessionError(err))
 		}
