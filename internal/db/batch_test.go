@@ -201,11 +201,13 @@ func TestSessionCheckedInsideTheRequest(t *testing.T) {
 
 	// The refused write leaves its connection clean, ready for the next
 	// request, rather than in an aborted transaction the pool would destroy.
-	conn, err := d.Pool.Acquire(ctx)
-	require.NoError(t, err)
-	refused(db.InTxConn(ctx, conn.Conn(), id, func(pgx.Tx) error { return nil }))
-	require.Equal(t, byte('I'), conn.Conn().PgConn().TxStatus())
-	conn.Release()
+	func() {
+		conn, err := d.Pool.Acquire(ctx)
+		require.NoError(t, err)
+		defer conn.Release()
+		refused(db.InTxConn(ctx, conn.Conn(), id, func(pgx.Tx) error { return nil }))
+		require.Equal(t, byte('I'), conn.Conn().PgConn().TxStatus())
+	}()
 
 	var n int
 	require.NoError(t, d.Admin(t).QueryRow(ctx, "select count(*) from public.notes where id >= 10").Scan(&n))
@@ -217,7 +219,7 @@ func TestSessionCheckedInsideTheRequest(t *testing.T) {
 	require.Error(t, d.InTx(ctx, bad, func(pgx.Tx) error { return nil }))
 
 	// The API roles cannot call the check (it reads ayb.sessions).
-	err = d.InTx(ctx, user(alice), func(tx pgx.Tx) error {
+	err := d.InTx(ctx, user(alice), func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "select ayb.require_session($1, $2, now())", sid, alice)
 		return err
 	})
