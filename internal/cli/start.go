@@ -63,6 +63,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
 			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
 			Buffer:               cfg.Realtime.Buffer,
+			Coalesce:             cfg.Realtime.Coalesce.Duration,
 			Filters:              realtime.SchemaFilters{Cache: cache},
 			Sessions:             users,
 			Keys:                 keys,

@@ -142,6 +142,7 @@ type Realtime struct {
 	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
 	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session (or API key) is live"`
 	Buffer               int      `toml:"buffer" doc:"events a client may lag before it is disconnected (resumable)"`
+	Coalesce             Duration `toml:"coalesce" doc:"how long change events gather before a visibility check round (longer: fewer, larger rounds)"`
 }
 
 // Defaults returns the built-in configuration.
@@ -179,7 +180,8 @@ func Defaults() Config {
 		Jobs: Jobs{Enabled: true, Scheduler: true, Queues: []string{"default:10"}, Lease: Duration{30 * time.Second},
 			PollInterval: Duration{time.Second}, ShutdownGrace: Duration{10 * time.Second}},
 		Realtime: Realtime{Enabled: true, Retention: Duration{time.Hour}, PoolSize: 3,
-			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024},
+			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024,
+			Coalesce: Duration{50 * time.Millisecond}},
 	}
 }
 
