@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +230,75 @@ func TestRealtimeAPIKeyAccess(t *testing.T) {
 	ev = nextEvent(t, ch, 10*time.Second)
 	require.Equal(t, "close", ev.Event)
 	require.Equal(t, "key_revoked", ev.Data["reason"])
+}
+
+// A client away for 30 seconds that comes back with Last-Event-ID gets every
+// event it missed, exactly once and in commit order, and nothing it may not
+// see: through the real binary with a real token, while changes (inserts it
+// sees and does not see, an update, a delete) keep landing.
+func TestResumeAfterThirtySecondsAway(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	d.Exec(t, `
+		create table public.notes (id bigserial primary key, owner uuid not null, body text);
+		alter table public.notes enable row level security;
+		create policy own on public.notes using (owner = auth.uid());
+		select ayb.realtime_enable('public.notes');`)
+	in := Start(t, StartOptions{DatabaseURL: d.URL, Env: []string{"AYB_DATABASE_ADMIN_URL=" + d.AdminURL}})
+	anon := &Client{t: t, Base: in.URL}
+	r := anon.Do("POST", "/api/auth/register", map[string]any{"email": "away@example.com", "password": "a sturdy passphrase 42"})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	tok, _ := r.JSON(t)["access_token"].(string)
+	me := r.JSON(t)["user"].(map[string]any)["id"].(string)
+	other := "00000000-0000-0000-0000-0000000000ff"
+
+	q := "tables=notes&token=" + url.QueryEscape(tok)
+	ch, stop := openStream(t, in.URL, q)
+	require.Equal(t, "connected", nextEvent(t, ch, 10*time.Second).Event)
+	d.Exec(t, "insert into public.notes(owner, body) values ($1, 'before')", me)
+	ev := nextEvent(t, ch, 10*time.Second)
+	require.Equal(t, "before", ev.Data["record"].(map[string]any)["body"])
+	last := ev.ID
+	stop()
+
+	// 30 seconds away while changes land.
+	var want []string
+	start := time.Now()
+	for i := 0; time.Since(start) < 30*time.Second; i++ {
+		d.Exec(t, "insert into public.notes(owner, body) values ($1, $2), ($3, $4)",
+			me, fmt.Sprint("mine ", i), other, fmt.Sprint("theirs ", i))
+		want = append(want, "insert mine "+fmt.Sprint(i))
+		if i == 3 {
+			d.Exec(t, "update public.notes set body = 'mine 0 edited' where body = 'mine 0'")
+			want = append(want, "update mine 0 edited")
+			d.Exec(t, "delete from public.notes where body = 'mine 1'")
+			want = append(want, "delete mine 1")
+		}
+		time.Sleep(2 * time.Second)
+	}
+
+	ch, stop = openStream(t, in.URL, q+"&last_event_id="+url.QueryEscape(last))
+	defer stop()
+	require.Equal(t, "connected", nextEvent(t, ch, 10*time.Second).Event)
+	var got []string
+	prev, err := strconv.ParseInt(last, 10, 64)
+	require.NoError(t, err)
+	for range want {
+		ev := nextEvent(t, ch, 10*time.Second)
+		id, err := strconv.ParseInt(ev.ID, 10, 64)
+		require.NoError(t, err, "every event carries its id: %+v", ev)
+		require.Greater(t, id, prev, "in commit order, none twice")
+		prev = id
+		rec, _ := ev.Data["record"].(map[string]any)
+		if ev.Data["op"] == "delete" {
+			rec, _ = ev.Data["old_record"].(map[string]any)
+		}
+		got = append(got, fmt.Sprint(ev.Data["op"], " ", rec["body"]))
+	}
+	require.Equal(t, want, got)
+	select {
+	case ev := <-ch:
+		t.Fatalf("an event beyond the missed ones: %+v", ev)
+	case <-time.After(time.Second):
+	}
 }
