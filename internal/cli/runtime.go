@@ -101,6 +101,7 @@ func (rt *Runtime) Close() {
 // progressPrinter prints what AYB is doing to stderr, so a first start is not
 // a silent terminal.
 func progressPrinter(format string, args ...any) {
+	flushLog() // log lines written before this one come out before it
 	fmt.Fprintf(os.Stderr, "ayb: "+format+"\n", args...)
 }
 
