@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -116,7 +115,7 @@ func (s *Service) verify(ctx context.Context, raw string) (*AccessClaims, identi
 	}
 	if c.Subject == "" || c.SessionID == "" || c.AAL != "aal1" ||
 		(c.Role != identity.RoleAuthenticated && c.Role != identity.RoleServiceRole) ||
-		!uuidRe.MatchString(c.Subject) || !uuidRe.MatchString(c.SessionID) {
+		!identity.IsUUID(c.Subject) || !identity.IsUUID(c.SessionID) {
 		return nil, identity.Identity{}, apierror.New(apierror.CodeInvalidToken, "the token is not an access token")
 	}
 	id, err := identityOf(&c).WithEncodedClaims()
@@ -224,7 +223,7 @@ func hashToken(t string) []byte {
 // SessionLive reports whether a session is still live (not revoked or
 // expired, its user not banned). Realtime streams re-check theirs with it.
 func (s *Service) SessionLive(ctx context.Context, sessionID string) (bool, error) {
-	if !uuidRe.MatchString(sessionID) {
+	if !identity.IsUUID(sessionID) {
 		return false, nil
 	}
 	var live bool
@@ -233,5 +232,3 @@ func (s *Service) SessionLive(ctx context.Context, sessionID string) (bool, erro
 	}
 	return live, nil
 }
-
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -105,7 +104,7 @@ func beginQuery(conn *pgconn.PgConn, id identity.Identity) (string, error) {
 	b.WriteString("begin isolation level read committed ")
 	b.WriteString(mode)
 	if c := id.Session; c != nil {
-		if !uuidRe.MatchString(c.ID) || !uuidRe.MatchString(c.UserID) {
+		if !identity.IsUUID(c.ID) || !identity.IsUUID(c.UserID) {
 			return "", fmt.Errorf("db: session check with a malformed id")
 		}
 		// Before the role switch: it runs as the login role, which alone may
@@ -129,8 +128,6 @@ func beginQuery(conn *pgconn.PgConn, id identity.Identity) (string, error) {
 // requireSessionSQL is the statement InBatch sends first for an identity
 // whose session the database checks (identity.Identity.Session).
 const requireSessionSQL = "select ayb.require_session($1::uuid, $2::uuid, $3)"
-
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // sessionError turns ayb.require_session's refusal (SQLSTATE 28000) into
 // the 401 the authenticator gives for an ended session; other errors pass.

@@ -6,6 +6,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"time"
 )
 
@@ -94,6 +95,13 @@ func (i Identity) ClaimsJSON() ([]byte, error) {
 	}
 	return json.Marshal(c)
 }
+
+// IsUUID reports whether s is a UUID in its hyphenated text form (either
+// case): what auth.uid() accepts as a user id, and what may be written into
+// SQL text as a session or user id.
+func IsUUID(s string) bool { return uuidPattern.MatchString(s) }
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Subject returns the "sub" claim, or "".
 func (i Identity) Subject() string { s, _ := i.Claims["sub"].(string); return s }

@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"encoding/json"
-	"regexp"
 	"strconv"
 	"sync"
 
@@ -240,15 +239,12 @@ func (s *subscriber) shownIn(table string) map[string]map[string]any {
 	return c
 }
 
-// uuidPattern is auth.uid()'s test of the sub claim (case-insensitive).
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // uidOf is what auth.uid() returns for these claims: sub when it is a
 // uuid, else null. The set-based check takes it precomputed; the
 // differential test proves it agrees with auth.uid().
 func uidOf(id identity.Identity) *string {
 	sub, ok := id.Claims["sub"].(string)
-	if !ok || !uuidPattern.MatchString(sub) {
+	if !ok || !identity.IsUUID(sub) {
 		return nil
 	}
 	return &sub
