@@ -185,6 +185,10 @@ type Service struct {
 	mu     sync.Mutex
 	cursor int64 // every event <= cursor has been handed to live subscribers
 	subs   map[string]*subscriber
+	// subTables counts the registered streams following each table, so a
+	// round can tell without visiting every stream whether any follows a
+	// table other than the ones that changed (see recheck).
+	subTables map[string]int
 
 	wake chan struct{}
 	done chan struct{}
@@ -207,7 +211,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
-	s := &Service{opt: opt, pool: d.Pool, subs: map[string]*subscriber{},
+	s := &Service{opt: opt, pool: d.Pool, subs: map[string]*subscriber{}, subTables: map[string]int{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&s.cursor); err != nil {
 		s.pool.Close()
@@ -452,6 +456,11 @@ func (s *Service) register(sub *subscriber, resume bool, lastID int64) error {
 	sub.mu.Lock()
 	sub.kid = s.claimIDs.acquire(sub.key)
 	sub.mu.Unlock()
+	if _, dup := s.subs[sub.id]; !dup {
+		for t := range sub.tables {
+			s.subTables[t]++
+		}
+	}
 	s.subs[sub.id] = sub
 	return nil
 }
@@ -459,7 +468,14 @@ func (s *Service) register(sub *subscriber, resume bool, lastID int64) error {
 func (s *Service) unregister(sub *subscriber) {
 	s.mu.Lock()
 	_, ok := s.subs[sub.id]
-	delete(s.subs, sub.id)
+	if ok {
+		delete(s.subs, sub.id)
+		for t := range sub.tables {
+			if s.subTables[t]--; s.subTables[t] <= 0 {
+				delete(s.subTables, t)
+			}
+		}
+	}
 	s.mu.Unlock()
 	if ok {
 		sub.mu.Lock()

@@ -187,17 +187,16 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		}
 		return true
 	}
+	var spare []frame // the frames last written, reused as the next queue
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case f := <-sub.out:
-			if !write(f) {
-				return
-			}
-			// Coalesce flushes: write what is already queued first.
-			for n := len(sub.out); n > 0; n-- {
-				if !write(<-sub.out) {
+		case <-sub.ready:
+			// Everything queued so far, in one flush.
+			spare = sub.take(spare)
+			for _, f := range spare {
+				if !write(f) {
 					return
 				}
 			}
@@ -235,8 +234,8 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		case <-sub.closed:
 			// Everything queued before the close was accepted in order:
 			// send it, then the reason. The client resumes after the last id.
-			for n := len(sub.out); n > 0; n-- {
-				if !write(<-sub.out) {
+			for _, f := range sub.take(nil) {
+				if !write(f) {
 					return
 				}
 			}
