@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,8 @@ type Service struct {
 
 	wake chan struct{}
 	done chan struct{}
+	// fanout holds a token per stream being written to (see flushFrames).
+	fanout chan struct{}
 	// Checks counts (subscriber-claims x event image) visibility checks.
 	checks     atomic.Int64
 	judgeNanos atomic.Int64
@@ -212,7 +215,8 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
 	s := &Service{opt: opt, pool: d.Pool, subs: map[string]*subscriber{}, subTables: map[string]int{},
-		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
+		fanout: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&s.cursor); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("realtime: horizon: %w", err)

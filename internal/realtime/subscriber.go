@@ -29,9 +29,10 @@ type subscription struct {
 
 // frame is one SSE message.
 type frame struct {
-	id    int64 // 0: no id line
-	event string
-	data  []byte
+	id      int64 // 0: no id line
+	event   string
+	data    []byte
+	comment string // a comment line only (heartbeat)
 }
 
 // subscriber is one SSE stream.
@@ -278,6 +279,9 @@ func uidOf(id identity.Identity) *string {
 
 // encode renders a frame in the SSE wire format.
 func (f frame) encode() []byte {
+	if f.comment != "" {
+		return []byte(": " + f.comment + "\n\n")
+	}
 	var b []byte
 	if f.id > 0 {
 		b = append(b, "id: "...)
