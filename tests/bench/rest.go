@@ -167,16 +167,24 @@ end
 `), 0o644); err != nil {
 		return err
 	}
-	load := func(script, token string, d time.Duration) (loadResult, error) {
-		cpu0, pg0, m0 := cpuTicks(srv.cmd.Process.Pid), backendTicks(ctx, admin), machineBusy()
-		r, err := runWrk(ctx, wrkBin, srv.base, script, token, clients, d)
+	floor, err := startFloor(ctx, d.URL, owner)
+	if err != nil {
+		return err
+	}
+	defer floor.stop()
+	loadOn := func(base string, pid int, script, token string, d time.Duration) (loadResult, error) {
+		cpu0, pg0, m0 := cpuTicks(pid), backendTicks(ctx, admin), machineBusy()
+		r, err := runWrk(ctx, wrkBin, base, script, token, clients, d)
 		if err == nil && r.rps > 0 { // clock ticks are 10 ms (USER_HZ 100)
 			n := r.rps * d.Seconds()
 			r.machinePerReq = time.Duration((machineBusy() - m0) * float64(10*time.Millisecond) / n)
-			r.cpuPerReq = time.Duration((cpuTicks(srv.cmd.Process.Pid) - cpu0) * float64(10*time.Millisecond) / n)
+			r.cpuPerReq = time.Duration((cpuTicks(pid) - cpu0) * float64(10*time.Millisecond) / n)
 			r.pgPerReq = time.Duration(tickDelta(pg0, backendTicks(ctx, admin)) * float64(10*time.Millisecond) / n)
 		}
 		return r, err
+	}
+	load := func(script, token string, d time.Duration) (loadResult, error) {
+		return loadOn(srv.base, srv.cmd.Process.Pid, script, token, d)
 	}
 	// warm up caches, prepared statements and the verified-token cache
 	if _, err := load(getLua, owner.token, time.Second); err != nil {
@@ -185,8 +193,11 @@ end
 	if _, err := load(getLua, svc.token, time.Second); err != nil {
 		return err
 	}
+	if _, err := loadOn(floor.base, floor.cmd.Process.Pid, getLua, owner.token, time.Second); err != nil {
+		return err
+	}
 
-	var getRLS, getSvc, list []loadResult
+	var getRLS, getSvc, list, floors []loadResult
 	var sRates, replayRates, replayMachine, replayClient []float64
 	for i := 0; i < 3; i++ { // alternate ours and the baselines
 		g, err := load(getLua, owner.token, dur)
@@ -209,6 +220,11 @@ end
 		if err != nil {
 			return err
 		}
+		f, err := loadOn(floor.base, floor.cmd.Process.Pid, getLua, owner.token, dur)
+		if err != nil {
+			return err
+		}
+		floors = append(floors, f)
 		ps, err := pgbench(ctx, bin, d.URL, append(pgArgs, "-S")...)
 		if err != nil {
 			return err
@@ -229,7 +245,7 @@ end
 		}
 		return rs[0]
 	}
-	g, s, l := med(getRLS), med(getSvc), med(list)
+	g, s, l, fl := med(getRLS), med(getSvc), med(list), med(floors)
 	replayTPS, sTPS := median(replayRates), median(sRates)
 	fmt.Printf("   real ayb binary, real ES256 access tokens; wrk -t2 -c%d, %s per run, 3 alternating runs (medians); pool=8, synchronous_commit=on\n", clients, dur)
 	Ratio("GET by key, RLS owner policy (HTTP) vs pgbench replay", g.rps, replayTPS, "req/s")
@@ -238,6 +254,9 @@ end
 	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, wrk %s, machine %s\n", "  latency", s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.cpuPerReq.Round(time.Microsecond), s.pgPerReq.Round(time.Microsecond), s.clientPerReq.Round(time.Microsecond), s.machinePerReq.Round(time.Microsecond))
 	Ratio("list 20 rows with a filter, RLS (HTTP) vs replay", l.rps, replayTPS, "req/s")
 	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, wrk %s, machine %s\n", "  latency", l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.cpuPerReq.Round(time.Microsecond), l.pgPerReq.Round(time.Microsecond), l.clientPerReq.Round(time.Microsecond), l.machinePerReq.Round(time.Microsecond))
+	Ratio("floor: net/http + pgx, same SQL, no AYB vs replay", fl.rps, replayTPS, "req/s")
+	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, wrk %s, machine %s\n", "  latency", fl.p50.Round(time.Microsecond), fl.p99.Round(time.Microsecond), fl.cpuPerReq.Round(time.Microsecond), fl.pgPerReq.Round(time.Microsecond), fl.clientPerReq.Round(time.Microsecond), fl.machinePerReq.Round(time.Microsecond))
+	Ratio("GET by key, RLS (HTTP) vs the floor server", g.rps, fl.rps, "req/s")
 	Ratio("pgbench replay of the GET (pipelined) vs pgbench -S", replayTPS, sTPS, "tps")
 	fmt.Printf("   %-48s CPU/transaction: pgbench %s, machine %s\n", "  replay",
 		time.Duration(median(replayClient)).Round(time.Microsecond), time.Duration(median(replayMachine)).Round(time.Microsecond))
