@@ -183,18 +183,32 @@ func (s *Service) SetRealtime(ctx context.Context, id uuid.UUID, realtime bool, 
 	return k, nil
 }
 
-// KeyStreamable reports whether key keyID may still hold a realtime stream:
-// not revoked, expired or orphaned (banned user, deleted app), and granted
-// realtime access. It satisfies realtime.KeyChecker; an id that is not a
-// uuid is simply not streamable.
-func (s *Service) KeyStreamable(ctx context.Context, keyID string) (bool, error) {
-	id, err := uuid.Parse(keyID)
-	if err != nil {
-		return false, nil
+// StreamableKeys returns which of the keys may still hold a realtime
+// stream: not revoked, expired or orphaned (banned user, deleted app), and
+// granted realtime access, in one query. It satisfies realtime.KeyChecker;
+// an id that is not a uuid is simply not streamable.
+func (s *Service) StreamableKeys(ctx context.Context, keyIDs []string) (map[string]bool, error) {
+	ids := make([]uuid.UUID, 0, len(keyIDs))
+	for _, k := range keyIDs {
+		if id, err := uuid.Parse(k); err == nil {
+			ids = append(ids, id)
+		}
 	}
-	var ok bool
-	if err := s.db.Pool.QueryRow(ctx, query("streamable"), id).Scan(&ok); err != nil {
-		return false, db.Translate(err)
+	ok := map[string]bool{}
+	if len(ids) == 0 {
+		return ok, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, query("streamable"), ids)
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	var id uuid.UUID
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		ok[id.String()] = true
+		return nil
+	})
+	if err != nil {
+		return nil, db.Translate(err)
 	}
 	return ok, nil
 }

@@ -12,16 +12,15 @@ select k.id, k.kind, k.user_id, k.app_id, k.scope, k.allowed_tables, k.allowed_f
  where k.key_hash = $1
 
 -- name: streamable
--- $1 key id: may the key still hold a realtime stream?
-select exists (
-  select 1
-    from ayb.api_keys k
-    left join ayb.users u on u.id = k.user_id
-    left join ayb.apps a on a.id = k.app_id
-   where k.id = $1 and k.realtime and k.revoked_at is null
-     and (k.expires_at is null or k.expires_at > now())
-     and (k.kind = 'service' or (u.id is not null and u.banned_at is null))
-     and a.deleted_at is null)
+-- $1 key ids: those that may still hold a realtime stream.
+select k.id
+  from ayb.api_keys k
+  left join ayb.users u on u.id = k.user_id
+  left join ayb.apps a on a.id = k.app_id
+ where k.id = any ($1) and k.realtime and k.revoked_at is null
+   and (k.expires_at is null or k.expires_at > now())
+   and (k.kind = 'service' or (u.id is not null and u.banned_at is null))
+   and a.deleted_at is null
 
 -- name: take
 -- $1 key id, $2 tokens wanted, $3 now (null = database clock)

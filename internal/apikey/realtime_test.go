@@ -2,6 +2,8 @@ package apikey_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,19 +38,24 @@ func TestKeyRealtimeRight(t *testing.T) {
 	}
 
 	// What an open stream's key check sees.
-	for id, want := range map[string]bool{plainID: false, liveID: true, "not-a-uuid": false,
-		"00000000-0000-0000-0000-000000000000": false} {
-		ok, err := b.Inst[0].Keys.KeyStreamable(ctx, id)
-		require.NoError(t, err)
-		require.Equal(t, want, ok, id)
-	}
+	cases := map[string]bool{plainID: false, liveID: true, "not-a-uuid": false,
+		"00000000-0000-0000-0000-000000000000": false}
+	ok, err := b.Inst[0].Keys.StreamableKeys(ctx, slices.Collect(maps.Keys(cases)))
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{liveID: true}, ok, "one query answers for every key")
+	ok, err = b.Inst[0].Keys.StreamableKeys(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, ok)
 	banned, bannedID := b.mkKey(t, map[string]any{"user_id": b.Other, "scope": "read", "realtime": true})
 	require.NotEmpty(t, banned)
-	_, err := b.DB.Admin(t).Exec(ctx, "update ayb.users set banned_at = now() where id = $1", b.Other)
+	ok, err = b.Inst[0].Keys.StreamableKeys(ctx, []string{bannedID, liveID})
 	require.NoError(t, err)
-	ok, err := b.Inst[0].Keys.KeyStreamable(ctx, bannedID)
+	require.Equal(t, map[string]bool{bannedID: true, liveID: true}, ok)
+	_, err = b.DB.Admin(t).Exec(ctx, "update ayb.users set banned_at = now() where id = $1", b.Other)
 	require.NoError(t, err)
-	require.False(t, ok, "a banned user's key may not stream")
+	ok, err = b.Inst[0].Keys.StreamableKeys(ctx, []string{bannedID, liveID})
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{liveID: true}, ok, "a banned user's key may not stream")
 
 	// PATCH needs realtime and nothing else.
 	before := countKeys(t, b.DB)

@@ -204,3 +204,32 @@ func TestHousekeepingSweepsEndedAuthRows(t *testing.T) {
 	e.clock.advance(-49 * time.Hour)
 	require.Equal(t, 200, e.do("GET", "/api/auth/me", live.str("access_token"), nil).Status)
 }
+
+// LiveSessions answers for many sessions in one query: revoked, expired,
+// banned-user, unknown and malformed ids are not live.
+func TestLiveSessions(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	sessionOf := func(r resp) string {
+		claims := jwt.MapClaims{}
+		_, _, err := jwt.NewParser().ParseUnverified(r.str("access_token"), claims)
+		require.NoError(t, err)
+		return claims["session_id"].(string)
+	}
+	live := sessionOf(e.register("live@example.com", pw))
+	revoked := sessionOf(e.login("live@example.com", pw))
+	expired := sessionOf(e.login("live@example.com", pw))
+	banned := sessionOf(e.register("banned@example.com", pw))
+	e.db.Exec(t, "update ayb.sessions set revoked_at = now() where id = '"+revoked+"'")
+	e.db.Exec(t, "update ayb.sessions set expires_at = now() - interval '1 second' where id = '"+expired+"'")
+	e.db.Exec(t, "update ayb.users set banned_at = now() where email = 'banned@example.com'")
+
+	got, err := e.svc.LiveSessions(ctx, []string{live, revoked, expired, banned, "not-a-uuid",
+		"00000000-0000-0000-0000-000000000000"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{live: true}, got)
+	got, err = e.svc.LiveSessions(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}

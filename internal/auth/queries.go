@@ -34,7 +34,7 @@ var (
 	qRefreshInsert      = q("refresh_insert")
 	qRefresh            = q("refresh")
 	qSessionLive        = q("session_live")
-	qSessionLiveByID    = q("session_live_by_id")
+	qLiveSessions       = q("live_sessions")
 	qSessionRevoke      = q("session_revoke")
 	qSessionsRevokeUser = q("sessions_revoke_user")
 	qSessionsList       = q("sessions_list")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/aybhq/ayb/internal/apierror"
 	"github.com/aybhq/ayb/internal/identity"
@@ -220,15 +221,29 @@ func hashToken(t string) []byte {
 	return h[:]
 }
 
-// SessionLive reports whether a session is still live (not revoked or
-// expired, its user not banned). Realtime streams re-check theirs with it.
-func (s *Service) SessionLive(ctx context.Context, sessionID string) (bool, error) {
-	if !identity.IsUUID(sessionID) {
-		return false, nil
+// LiveSessions returns which of the sessions are still live (not revoked
+// or expired, their user not banned), in one query. Realtime streams are
+// re-checked with it (realtime.SessionChecker); an id that is not a uuid is
+// simply not live.
+func (s *Service) LiveSessions(ctx context.Context, sessionIDs []string) (map[string]bool, error) {
+	ids := make([]string, 0, len(sessionIDs))
+	for _, id := range sessionIDs {
+		if identity.IsUUID(id) {
+			ids = append(ids, id)
+		}
 	}
-	var live bool
-	if err := s.db.Pool.QueryRow(ctx, qSessionLiveByID, sessionID, s.now()).Scan(&live); err != nil {
-		return false, err
+	live := map[string]bool{}
+	if len(ids) == 0 {
+		return live, nil
 	}
-	return live, nil
+	rows, err := s.db.Pool.Query(ctx, qLiveSessions, ids, s.now())
+	if err != nil {
+		return nil, err
+	}
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		live[id] = true
+		return nil
+	})
+	return live, err
 }

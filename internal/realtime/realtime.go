@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/aybhq/ayb/internal/db"
+	"github.com/aybhq/ayb/internal/identity"
 )
 
 // Channel is the NOTIFY channel the capture trigger signals (payload empty).
@@ -88,17 +91,19 @@ type CompiledFilter struct {
 	Columns []string
 }
 
-// SessionChecker reports whether a session is still live; a stream whose
-// session was revoked closes. The lead wires the auth package here.
+// SessionChecker tells which of a set of sessions are still live; a
+// stream whose session is not is closed. The service asks once per
+// SessionCheckInterval for all of its streams, so 1,000 streams cost one
+// query per interval, not 1,000.
 type SessionChecker interface {
-	SessionLive(ctx context.Context, sessionID string) (bool, error)
+	LiveSessions(ctx context.Context, sessionIDs []string) (map[string]bool, error)
 }
 
-// KeyChecker reports whether an API key may still stream: live (not
-// revoked or expired, its user and app still there) and holding realtime
-// access. A stream whose key may not closes with "key_revoked".
+// KeyChecker tells which of a set of API keys may still stream: live (not
+// revoked, expired or orphaned) and granted realtime access. Like sessions,
+// asked once per interval for every stream opened with a key.
 type KeyChecker interface {
-	KeyStreamable(ctx context.Context, keyID string) (bool, error)
+	StreamableKeys(ctx context.Context, keyIDs []string) (map[string]bool, error)
 }
 
 // Options configure a Service. Zero values take defaults.
@@ -266,6 +271,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 	go s.listen(ctx)
+	go s.checkCredentials(ctx)
 	if s.opt.PruneInterval > 0 {
 		go s.pruneLoop(ctx)
 	}
@@ -293,6 +299,69 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+// checkCredentials closes, every SessionCheckInterval, the streams whose
+// session ended or whose API key was revoked, expired or lost its realtime
+// access: one query for all sessions and one for all keys of this
+// instance's streams.
+func (s *Service) checkCredentials(ctx context.Context) {
+	if s.opt.Sessions == nil && s.opt.Keys == nil {
+		return
+	}
+	t := time.NewTicker(s.opt.SessionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		subs := make([]*subscriber, 0, len(s.subs))
+		for _, sub := range s.subs {
+			subs = append(subs, sub)
+		}
+		s.mu.Unlock()
+		bySession, byKey := map[string][]*subscriber{}, map[string][]*subscriber{}
+		for _, sub := range subs {
+			id := sub.identity()
+			if sid, _ := id.Claims["session_id"].(string); sid != "" && s.opt.Sessions != nil {
+				bySession[sid] = append(bySession[sid], sub)
+			}
+			if k, _ := id.Claims["key_id"].(string); id.Kind == identity.KindAPIKey && s.opt.Keys != nil {
+				byKey[k] = append(byKey[k], sub)
+			}
+		}
+		if len(bySession) > 0 {
+			live, err := s.opt.Sessions.LiveSessions(ctx, slices.Collect(maps.Keys(bySession)))
+			if err != nil {
+				slog.Warn("realtime: session check", "err", err)
+			} else {
+				for sid, l := range bySession {
+					if !live[sid] {
+						for _, sub := range l {
+							sub.fail(closeSessionRevoked)
+						}
+					}
+				}
+			}
+		}
+		if len(byKey) > 0 {
+			ok, err := s.opt.Keys.StreamableKeys(ctx, slices.Collect(maps.Keys(byKey)))
+			if err != nil {
+				slog.Warn("realtime: api key check", "err", err)
+			} else {
+				for k, l := range byKey {
+					if !ok[k] {
+						for _, sub := range l {
+							sub.fail(closeKeyRevoked)
+						}
+					}
+				}
 			}
 		}
 	}

@@ -111,10 +111,14 @@ type sessions struct {
 	revoked map[string]bool
 }
 
-func (s *sessions) SessionLive(_ context.Context, id string) (bool, error) {
+func (s *sessions) LiveSessions(_ context.Context, ids []string) (map[string]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.revoked[id], nil
+	live := map[string]bool{}
+	for _, id := range ids {
+		live[id] = !s.revoked[id]
+	}
+	return live, nil
 }
 
 func (s *sessions) revoke(id string) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -150,30 +151,39 @@ func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// streamWriteTimeout bounds one flush to a stream. A write blocks only when
-// the client's socket buffer is full (it has not read what the kernel
-// holds for it); such a client is cut off and resumes by Last-Event-ID.
-const streamWriteTimeout = time.Second
+// streamWriteTimeout is how long one frame may take to reach the kernel's
+// socket buffer. A write blocks only when the client has not read what the
+// kernel already holds for it; a client that makes no progress for this
+// long is cut off (a dead peer would otherwise hold its stream goroutine
+// until TCP gives up) and resumes by Last-Event-ID.
+const streamWriteTimeout = 30 * time.Second
 
-// flushFrames writes frames to a stream and flushes them, within
-// streamWriteTimeout. With fanout it first takes one of the service's
-// fan-out slots (GOMAXPROCS-1 of them, at least one): a check round that
-// wakes hundreds of streams then writes to them a few at a time instead of
-// on every P at once, so request goroutines keep a P. Measured in `make
-// bench` (1,000 subscribers, REST at 400 req/s): REST requests that
-// overlapped a round's fan-out had a p99 of ~21 ms against ~6 ms for the
-// rest.
+// fanoutHold is the longest a flush keeps its fan-out slot: a write to a
+// healthy client takes microseconds; one that blocks gives the slot back
+// and finishes on its own.
+const fanoutHold = 5 * time.Millisecond
+
+// flushFrames writes frames to a stream and flushes them. With fanout it
+// first takes one of the service's fan-out slots (GOMAXPROCS-1 of them, at
+// least one): a check round that wakes hundreds of streams then writes to
+// them a few at a time instead of on every P at once, so request
+// goroutines keep a P. Measured in `make bench` (1,000 subscribers, REST
+// at 400 req/s): REST requests that overlapped a round's fan-out had a p99
+// of ~21 ms against ~6 ms for the rest.
 func (s *Service) flushFrames(w http.ResponseWriter, rc *http.ResponseController, fs []frame, fanout bool) bool {
 	if fanout {
 		s.fanout <- struct{}{}
-		defer func() { <-s.fanout }()
+		release := sync.OnceFunc(func() { <-s.fanout })
+		t := time.AfterFunc(fanoutHold, release)
+		defer func() { t.Stop(); release() }()
 	}
-	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	for _, f := range fs {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := w.Write(f.encode()); err != nil {
 			return false
 		}
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	if rc.Flush() != nil {
 		return false
 	}
@@ -185,22 +195,6 @@ func (s *Service) flushFrames(w http.ResponseWriter, rc *http.ResponseController
 func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, sub *subscriber) {
 	beat := time.NewTicker(s.opt.Heartbeat)
 	defer beat.Stop()
-	var sessionTick <-chan time.Time
-	sessionID, _ := sub.identity().Claims["session_id"].(string)
-	if s.opt.Sessions != nil && sessionID != "" {
-		t := time.NewTicker(s.opt.SessionCheckInterval)
-		defer t.Stop()
-		sessionTick = t.C
-	}
-	// An API key's stream ends when the key is revoked or expires early, or
-	// loses its realtime access. A handover keeps the same kind, so this is
-	// decided once per stream.
-	var keyTick <-chan time.Time
-	if s.opt.Keys != nil && sub.identity().Kind == identity.KindAPIKey {
-		t := time.NewTicker(s.opt.SessionCheckInterval)
-		defer t.Stop()
-		keyTick = t.C
-	}
 	expTimer := time.NewTimer(time.Hour)
 	defer expTimer.Stop()
 	armExpiry := func() {
@@ -231,26 +225,6 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 			armExpiry()
 		case <-expTimer.C:
 			sub.fail(closeTokenExpired)
-		case <-sessionTick:
-			sid, _ := sub.identity().Claims["session_id"].(string)
-			live, err := s.opt.Sessions.SessionLive(ctx, sid)
-			if err != nil {
-				slog.Warn("realtime: session check", "err", err)
-				continue
-			}
-			if !live {
-				sub.fail(closeSessionRevoked)
-			}
-		case <-keyTick:
-			keyID, _ := sub.identity().Claims["key_id"].(string)
-			ok, err := s.opt.Keys.KeyStreamable(ctx, keyID)
-			if err != nil {
-				slog.Warn("realtime: api key check", "err", err)
-				continue
-			}
-			if !ok {
-				sub.fail(closeKeyRevoked)
-			}
 		case <-sub.closed:
 			// Everything queued before the close was accepted in order:
 			// send it, then the reason. The client resumes after the last id.
