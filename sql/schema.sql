@@ -1564,13 +1564,15 @@ end
 $_$;
 
 CREATE FUNCTION ayb.realtime_columns(p_table regclass, p_role text) RETURNS text[]
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select coalesce(array_agg(a.attname::text order by a.attnum), '{}')
-    from pg_catalog.pg_attribute a
-   where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
-     and has_column_privilege(p_role, p_table, a.attnum, 'SELECT')
+begin
+  return (select coalesce(array_agg(a.attname::text order by a.attnum), '{}')
+            from pg_catalog.pg_attribute a
+           where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+             and has_column_privilege(p_role, p_table, a.attnum, 'SELECT'));
+end
 $$;
 
 CREATE FUNCTION ayb.realtime_disable(p_table regclass) RETURNS void
@@ -1666,10 +1668,11 @@ end
 $$;
 
 CREATE FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select md5(concat_ws('|',
+begin
+  return md5(concat_ws('|',
     (select concat(c.relrowsecurity, c.relforcerowsecurity, c.relowner, c.relacl::text)
        from pg_catalog.pg_class c where c.oid = p_table),
     has_any_column_privilege(p_role, p_table, 'SELECT'),
@@ -1682,7 +1685,8 @@ CREATE FUNCTION ayb.realtime_fingerprint(p_table regclass, p_role text) RETURNS 
        from pg_catalog.pg_policy p
        join pg_catalog.pg_depend d on d.classid = 'pg_catalog.pg_policy'::regclass and d.objid = p.oid
        join pg_catalog.pg_class c2 on d.refclassid = 'pg_catalog.pg_class'::regclass and c2.oid = d.refobjid
-      where p.polrelid = p_table)))
+      where p.polrelid = p_table)));
+end
 $$;
 
 CREATE FUNCTION ayb.realtime_horizon() RETURNS bigint
@@ -1713,8 +1717,7 @@ $$;
 
 CREATE FUNCTION ayb.realtime_lock_base() RETURNS bigint
     LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$ select x'4159000000000000'::bigint $$;
+    AS $$ select 4708794885392564224::pg_catalog.int8 $$;
 
 CREATE FUNCTION ayb.realtime_prune(older_than interval, now timestamp with time zone DEFAULT now()) RETURNS bigint
     LANGUAGE plpgsql
