@@ -171,7 +171,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		}
 	}
 
-	slices.Sort(order) // subscriber order, as before: deterministic
+	slices.Sort(order) // in the order of subs, as every subscriber was visited before
 	encoded := map[encodedKey][]byte{}
 	for n, i := range order {
 		if n%64 == 63 {
