@@ -5,6 +5,8 @@ package realtime
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
@@ -42,5 +44,36 @@ func lowerBackendPriority(ctx context.Context, conn *pgx.Conn) error {
 	if err := syscall.Setpriority(syscall.PRIO_PROCESS, pid, checkerNice); err != nil {
 		slog.Debug("realtime: could not lower the checker backend's priority", "pid", pid, "err", err)
 	}
+	lowerAutogroup(pid)
 	return nil
+}
+
+// lowerAutogroup gives a backend's autogroup the checker's niceness. Where
+// the kernel groups tasks by session (sched_autogroup_enabled, the default
+// on Debian and Ubuntu kernels), a task's nice only ranks it within its
+// group, and groups share the CPU equally. PostgreSQL starts every backend
+// in a session of its own, so there a niced backend still competed as an
+// equal with each request backend and with the server: its nice was a
+// no-op. The group is changed only when the backend leads its own
+// session, so no other process's group is touched; where autogroup is off
+// or the task is in a cgroup, the kernel ignores the group's nice and the
+// task's applies instead.
+func lowerAutogroup(pid int) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return
+	}
+	// Fields after the command's closing parenthesis: state, ppid, pgrp,
+	// session, ...
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 4 || string(f[3]) != strconv.Itoa(pid) {
+		return
+	}
+	if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/autogroup", []byte(strconv.Itoa(checkerNice)), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		slog.Debug("realtime: could not lower the checker backend's autogroup", "pid", pid, "err", err)
+	}
 }

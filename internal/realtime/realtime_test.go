@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -719,4 +720,31 @@ func TestCheckerBackendsYieldTheCPU(t *testing.T) {
 		require.Equal(t, 10, n, "a checker backend runs at nice 10")
 	}
 	require.NotContains(t, nice("ayb"), 10, "request backends keep their priority")
+
+	// Where the kernel groups tasks by session (autogroup), each backend
+	// leads a group of its own and competes through the group's nice, so
+	// that is lowered too; request backends' groups are left alone.
+	autogroup := func(app string) []string {
+		rows, err := b.admin.Query(context.Background(), "select pid from pg_stat_activity where application_name = $1", app)
+		require.NoError(t, err)
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		require.NoError(t, err)
+		var out []string
+		for _, pid := range pids {
+			ag, err := os.ReadFile(fmt.Sprintf("/proc/%d/autogroup", pid))
+			if errors.Is(err, os.ErrNotExist) {
+				continue // a kernel without autogroup
+			}
+			require.NoError(t, err)
+			f := strings.Fields(string(ag)) // "/autogroup-N nice K"
+			out = append(out, f[len(f)-1])
+		}
+		return out
+	}
+	if _, err := os.Stat("/proc/self/autogroup"); err == nil {
+		for _, n := range autogroup("ayb-realtime") {
+			require.Equal(t, "10", n, "a checker backend's autogroup runs at nice 10")
+		}
+		require.NotContains(t, autogroup("ayb"), "10", "request backends' autogroups keep their priority")
+	}
 }

@@ -151,11 +151,12 @@ func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// streamWriteTimeout is how long one frame may take to reach the kernel's
-// socket buffer. A write blocks only when the client has not read what the
-// kernel already holds for it; a client that makes no progress for this
-// long is cut off (a dead peer would otherwise hold its stream goroutine
-// until TCP gives up) and resumes by Last-Event-ID.
+// streamWriteTimeout is how long one flush (at most Buffer frames) may
+// take to reach the kernel's socket buffer. A write blocks only when the
+// client has not read what the kernel already holds for it; a client that
+// makes no progress for this long is cut off (a dead peer would otherwise
+// hold its stream goroutine until TCP gives up) and resumes by
+// Last-Event-ID.
 const streamWriteTimeout = 30 * time.Second
 
 // fanoutHold is the longest a flush keeps its fan-out slot: a write to a
@@ -177,18 +178,15 @@ func (s *Service) flushFrames(w http.ResponseWriter, rc *http.ResponseController
 		t := time.AfterFunc(fanoutHold, release)
 		defer func() { t.Stop(); release() }()
 	}
+	// One deadline per flush (each set costs a netpoller timer update): a
+	// flush holds at most Buffer frames. pump clears it when the stream ends.
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	for _, f := range fs {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := w.Write(f.encode()); err != nil {
 			return false
 		}
 	}
-	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-	if rc.Flush() != nil {
-		return false
-	}
-	_ = rc.SetWriteDeadline(time.Time{})
-	return true
+	return rc.Flush() == nil
 }
 
 // pump writes queued frames, heartbeats and the closing event.
@@ -206,6 +204,8 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		}
 	}
 	armExpiry()
+	// The connection may serve another request once the stream ends.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	var spare []frame // the frames last written, reused as the next queue
 	for {
 		select {
