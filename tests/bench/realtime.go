@@ -230,17 +230,18 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	var base99s, load99s []float64
 	var baseLat, loadLat []time.Duration // every request of the 3 phases each
 	var baseN, loadN, writes int
-	cpuWith, cpuWithout := map[string]float64{}, map[string]float64{}
-	addDelta := func(into, a, b map[string]float64) {
+	cpuWith, cpuWithout := map[string]usage{}, map[string]usage{}
+	addDelta := func(into, a, b map[string]usage) {
 		for k, v := range b {
-			if d := v - a[k]; d > 0 {
-				into[k] += d
-			}
+			d := into[k]
+			d.cpu += max(0, v.cpu-a[k].cpu)
+			d.wait += max(0, v.wait-a[k].wait)
+			into[k] = d
 		}
 	}
-	cpu := func() map[string]float64 {
-		m := cpuByRole(ctx, admin)
-		m["ayb server process"] = cpuTicks(srv.cmd.Process.Pid)
+	cpu := func() map[string]usage {
+		m := usageByRole(ctx, admin)
+		m["ayb server process"] = usageOf(srv.cmd.Process.Pid)
 		return m
 	}
 	// Warm up (connections, plans, caches) with one unmeasured phase of
@@ -354,7 +355,10 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	sort.Float64s(pairRatios)
 	fmt.Printf("  (median ratio %.2f)\n", (pairRatios[(len(pairRatios)-1)/2]+pairRatios[len(pairRatios)/2])/2)
 	fmt.Printf("   REST requests: %d without, %d with realtime load\n", baseN, loadN)
-	fmt.Printf("   CPU seconds over the %d phases each, without -> with realtime (clock ticks / 100):\n", rtPairs)
+	// Run-queue delay is the time a runnable task waited for a CPU: where
+	// the REST backends' grows, REST waits for the CPU the realtime work
+	// (and its 1,000 clients) take.
+	fmt.Printf("   over the %d phases each, without -> with realtime: CPU seconds, and seconds runnable but waiting for a CPU (schedstat run delay)\n", rtPairs)
 	var names []string
 	for k := range cpuWith {
 		names = append(names, k)
@@ -366,7 +370,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		fmt.Printf("     %-40s %6.2f -> %6.2f\n", k, cpuWithout[k]/100, cpuWith[k]/100)
+		a, b := cpuWithout[k], cpuWith[k]
+		fmt.Printf("     %-36s CPU %6.2f -> %6.2f   waiting %6.2f -> %6.2f\n", k, a.cpu, b.cpu, a.wait, b.wait)
 	}
 	return nil
 }
@@ -533,10 +538,32 @@ func cpuTicks(pid int) float64 {
 	return u + st
 }
 
-// cpuByRole sums CPU ticks of this process and of the database's backends,
-// grouped by application_name, so a run shows where realtime's cost goes.
-func cpuByRole(ctx context.Context, admin *pgx.Conn) map[string]float64 {
-	out := map[string]float64{"bench process (server + clients)": cpuTicks(os.Getpid())}
+// usage is a process's CPU time and run-queue delay, in seconds.
+type usage struct{ cpu, wait float64 }
+
+// usageOf reads a process's CPU time (/proc/pid/stat, every thread) and
+// the time its live threads spent runnable but not running
+// (/proc/pid/task/*/schedstat, second field, nanoseconds).
+func usageOf(pid int) usage {
+	u := usage{cpu: cpuTicks(pid) / 100}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseFloat(f[1], 64)
+			u.wait += ns / 1e9
+		}
+	}
+	return u
+}
+
+// usageByRole sums usage of this process and of the database's backends,
+// by application name (or backend type).
+func usageByRole(ctx context.Context, admin *pgx.Conn) map[string]usage {
+	out := map[string]usage{"bench process (server + clients)": usageOf(os.Getpid())}
 	rows, err := admin.Query(ctx, "select pid, coalesce(nullif(application_name, ''), backend_type) from pg_stat_activity where datname = current_database() or datname is null")
 	if err != nil {
 		return out
@@ -546,7 +573,10 @@ func cpuByRole(ctx context.Context, admin *pgx.Conn) map[string]float64 {
 		var pid int
 		var app string
 		if rows.Scan(&pid, &app) == nil {
-			out["pg: "+app] += cpuTicks(pid)
+			u, v := out["pg: "+app], usageOf(pid)
+			u.cpu += v.cpu
+			u.wait += v.wait
+			out["pg: "+app] = u
 		}
 	}
 	return out
