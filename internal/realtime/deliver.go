@@ -74,9 +74,10 @@ type snapshot struct {
 	pos          int64
 }
 
-// deliver checks a batch of events (in id order) for subs and queues the
-// visible ones, plus leave events, to each subscriber.
-func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) {
+// deliver checks a batch of events (in id order) for the plan's
+// subscribers and queues the visible ones, plus leave events, to each.
+func (s *Service) deliver(ctx context.Context, evs []event, p *readerPlan) {
+	subs := p.subs
 	byTable := map[string][]int{}
 	var tables []string
 	for i, e := range evs {
@@ -85,10 +86,6 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		}
 		byTable[e.Table] = append(byTable[e.Table], i)
 	}
-	snaps := make([]snapshot, len(subs))
-	for i, sub := range subs {
-		snaps[i] = sub.snapshot()
-	}
 	// image index per event: primary image (the new row, or the old one for
 	// a delete) and, for an update, the old row.
 	primary := make([]int, len(evs))
@@ -96,6 +93,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 	keys := make([]string, len(evs))
 	hits := map[int]map[string]*view{} // subs index -> table -> its view
 	var order []int                    // the keys of hits
+	pos := map[int]int64{}             // subs index -> its position, read once per round
 	for _, t := range tables {
 		var images [][]byte
 		for _, i := range byTable[t] {
@@ -114,17 +112,8 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 				images = append(images, e.rawOld)
 			}
 		}
-		var readers []snapshot
-		var readerSub []int // readers[j] is subs[readerSub[j]]
-		last := evs[byTable[t][len(byTable[t])-1]].ID
-		for i := range subs {
-			if sub, ok := subs[i].tables[t]; ok && snaps[i].pos < last {
-				sn := snaps[i]
-				sn.sub = sub
-				readers = append(readers, sn)
-				readerSub = append(readerSub, i)
-			}
-		}
+		tr := p.forTable(t)
+		readers, readerSub := tr.readers, tr.readerSub
 		if len(readers) == 0 {
 			continue
 		}
@@ -139,7 +128,11 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 				leaveKeys = append(leaveKeys, keys[i])
 			}
 		}
-		v, err := s.judge(ctx, t, images, readers)
+		v, err := tr.groups, tr.err
+		var vd *verdicts
+		if err == nil {
+			vd, err = s.judge(ctx, t, images, v)
+		}
 		if err != nil {
 			// Fail closed, lose nothing: nobody sees what could not be
 			// checked, and its readers are disconnected with a resumable
@@ -156,18 +149,24 @@ func (s *Service) deliver(ctx context.Context, evs []event, subs []*subscriber) 
 		// most of them, so only the others are visited below, and a round
 		// costs per reader of its rows, not per subscriber.
 		for j, sn := range readers {
-			_, sees := v.visible[sn.kid]
+			_, sees := vd.visible[sn.kid]
 			i := readerSub[j]
 			if !sees && !subs[i].shownAny(sn.sub.table, leaveKeys) {
 				continue
 			}
+			at, ok := pos[i]
+			if !ok {
+				at = subs[i].position()
+				pos[i] = at
+			}
+			sn.pos = at
 			h := hits[i]
 			if h == nil {
 				h = map[string]*view{}
 				hits[i] = h
 				order = append(order, i)
 			}
-			h[t] = v.view(sn)
+			h[t] = vd.view(sn)
 		}
 	}
 
@@ -280,7 +279,7 @@ func (w *view) message(e event, rec, old map[string]any) Message {
 // One round trip per distinct filter and per role; within a role, each
 // distinct claims set is checked once (subscribers with identical claims
 // share the answer).
-func (s *Service) judge(ctx context.Context, table string, images [][]byte, readers []snapshot) (*verdicts, error) {
+func (s *Service) judge(ctx context.Context, table string, images [][]byte, g *readerGroups) (*verdicts, error) {
 	start := time.Now()
 	defer func() { s.judgeNanos.Add(int64(time.Since(start))); s.judgeCalls.Add(1) }()
 	v := &verdicts{visible: map[int64][]bool{}, match: map[string][]bool{}, columns: map[string]map[string]bool{}}
@@ -294,50 +293,25 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 	}
 	defer conn.Release()
 
-	filters := map[string]*subscription{}
-	byRole := map[string][]string{}
-	keysByRole := map[string][]int64{}
-	uids := map[string][]*string{}
-	seen := map[int64]bool{}
-	for _, r := range readers {
-		if r.kid == 0 {
-			// Every reader is registered, and registering numbers its
-			// claims; an unnumbered one would share verdicts with others.
-			return nil, errors.New("realtime: subscriber without a claims number")
-		}
-		if r.sub.filterKey != "" {
-			filters[r.sub.filterKey] = r.sub
-		}
-		if !seen[r.kid] {
-			seen[r.kid] = true
-			byRole[r.role] = append(byRole[r.role], r.claims)
-			keysByRole[r.role] = append(keysByRole[r.role], r.kid)
-			uids[r.role] = append(uids[r.role], r.uid)
-		}
-	}
-	for key, sub := range filters {
+	for key, sub := range g.filters {
 		m, err := s.runFilter(ctx, conn.Conn(), table, sub.filter, imgs)
 		if err != nil {
 			return nil, err
 		}
 		v.match[key] = m
 	}
-	roles := make([]string, 0, len(byRole))
-	for r := range byRole {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, role := range roles {
-		claims, keys := byRole[role], keysByRole[role]
+	for _, role := range g.roles {
+		rg := g.byRole[role]
+		claims, keys := rg.claims, rg.kids
 		// Claims travel only for policies that read them (see
 		// claimsNeeded); a policy that does answers AYRCL, and the round
 		// is sent again with them.
 		need := table + "\n" + role
 		withClaims := s.claimsNeeded(need)
-		cols, vis, err := s.checkRole(ctx, conn.Conn(), table, role, claims, withClaims, imgs, uids[role])
+		cols, vis, err := s.checkRole(ctx, conn.Conn(), table, role, claims, withClaims, imgs, rg.uids)
 		if !withClaims && isClaimsNeeded(err) {
 			s.needClaims.Store(need, time.Now())
-			cols, vis, err = s.checkRole(ctx, conn.Conn(), table, role, claims, true, imgs, uids[role])
+			cols, vis, err = s.checkRole(ctx, conn.Conn(), table, role, claims, true, imgs, rg.uids)
 		}
 		if err != nil {
 			return nil, err
@@ -361,14 +335,14 @@ func (s *Service) judge(ctx context.Context, table string, images [][]byte, read
 // select, and which images each claims set sees. Without claims (only the
 // subscribers' auth.uid()), a policy that needs them answers AYRCL.
 func (s *Service) checkRole(ctx context.Context, conn *pgx.Conn, table, role string, claims []string, withClaims bool,
-	imgs []string, uids []*string) ([]string, [][]bool, error) {
+	imgs []string, uids string) ([]string, [][]bool, error) {
 	var claimsArg any
 	if withClaims {
 		claimsArg = claims
 	}
 	b := &pgx.Batch{}
 	b.Queue(qColumns, table, role)
-	b.Queue(qCheck, table, role, claimsArg, imgs, uuidArray(uids))
+	b.Queue(qCheck, table, role, claimsArg, imgs, uids)
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
 	var cols []string
@@ -527,7 +501,10 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 		}
 		v := &verdicts{}
 		if len(images) > 0 && len(readers) > 0 {
-			v, err = s.judge(ctx, table, images, readers)
+			var g *readerGroups
+			if g, err = groupReaders(readers); err == nil {
+				v, err = s.judge(ctx, table, images, g)
+			}
 			if err != nil {
 				slog.Error("realtime: re-check shown rows", "table", table, "err", err)
 				continue

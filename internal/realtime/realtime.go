@@ -208,6 +208,10 @@ type Service struct {
 	needClaims sync.Map
 	claimIDs   claimIDs
 	judgeCalls atomic.Int64
+	// readersGen moves when a subscriber registers, leaves, goes live or
+	// changes identity; plan (the hub goroutine's own) is rebuilt then.
+	readersGen atomic.Uint64
+	plan       *readerPlan
 	stopped    chan struct{}
 }
 
@@ -456,15 +460,10 @@ func (s *Service) drain(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		s.cursor = evs[len(evs)-1].ID
-		live := make([]*subscriber, 0, len(s.subs))
-		for _, sub := range s.subs {
-			if sub.live {
-				live = append(live, sub)
-			}
-		}
+		plan := s.livePlan()
 		s.mu.Unlock()
-		if len(live) > 0 {
-			s.deliver(ctx, evs, live)
+		if len(plan.subs) > 0 {
+			s.deliver(ctx, evs, plan)
 		}
 		if len(evs) < s.opt.BatchSize {
 			return nil
@@ -526,6 +525,7 @@ func (s *Service) register(sub *subscriber, resume bool, lastID int64) error {
 		sub.pos = s.cursor
 		sub.live = true
 	}
+	s.readersChanged()
 	sub.mu.Lock()
 	sub.kid = s.claimIDs.acquire(sub.key)
 	sub.mu.Unlock()
@@ -543,6 +543,7 @@ func (s *Service) unregister(sub *subscriber) {
 	_, ok := s.subs[sub.id]
 	if ok {
 		delete(s.subs, sub.id)
+		s.readersChanged()
 		for t := range sub.tables {
 			if s.subTables[t]--; s.subTables[t] <= 0 {
 				delete(s.subTables, t)
@@ -572,6 +573,7 @@ func (s *Service) catchUp(ctx context.Context, sub *subscriber) error {
 		target := s.cursor
 		if sub.position() >= target {
 			sub.live = true
+			s.readersChanged()
 			s.mu.Unlock()
 			return nil
 		}
@@ -594,7 +596,7 @@ func (s *Service) catchUp(ctx context.Context, sub *subscriber) error {
 			}
 			continue
 		}
-		s.deliver(ctx, evs, []*subscriber{sub})
+		s.deliver(ctx, evs, newReaderPlan(0, []*subscriber{sub}))
 		if sub.isClosed() {
 			return nil
 		}

@@ -179,6 +179,7 @@ func (b *bundle) exec(t *testing.T, sql string, args ...any) {
 type sse struct {
 	resp   *http.Response
 	events chan sseEvent
+	conn   string // the connection id from the connected event
 }
 
 type sseEvent struct {
@@ -232,6 +233,7 @@ func open(t *testing.T, base, query, tok, lastID string) (*sse, int, string) {
 	}()
 	first := s.next(t)
 	require.Equal(t, "connected", first.Event)
+	s.conn, _ = first.Data["connection"].(string)
 	return s, http.StatusOK, ""
 }
 
@@ -686,6 +688,35 @@ func TestPolicyReadingClaimsGetsThem(t *testing.T) {
 	b.exec(t, "insert into public.perks (tier, body) values ('silver', 'second')")
 	require.Equal(t, "second", silver.next(t).Data["record"].(map[string]any)["body"])
 	gold.quiet(t, 300*time.Millisecond)
+}
+
+// A token handed over on a live stream may carry other claims; later
+// rounds check the stream with them, not with the ones it opened with
+// (the hub keeps its grouped readers across rounds).
+func TestHandoverWithOtherClaimsIsCheckedWithThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	b.exec(t, `
+		create table public.perks (id serial primary key, tier text not null, body text);
+		alter table public.perks enable row level security;
+		create policy by_tier on public.perks for select using (tier = auth.jwt() ->> 'tier');
+		grant select on public.perks to authenticated;
+		select ayb.realtime_enable('public.perks');`)
+	s, _, _ := open(t, b.url, "tables=perks", token(userA, "tier", "gold"), "")
+	b.exec(t, "insert into public.perks (tier, body) values ('gold', 'gold 1'), ('silver', 'silver 1')")
+	require.Equal(t, "gold 1", s.next(t).Data["record"].(map[string]any)["body"])
+	s.quiet(t, 300*time.Millisecond)
+
+	req, _ := http.NewRequest(http.MethodPost, b.url+"/api/realtime/"+s.conn+"/token", nil)
+	req.Header.Set("Authorization", "Bearer "+token(userA, "tier", "silver"))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+	b.exec(t, "insert into public.perks (tier, body) values ('gold', 'gold 2'), ('silver', 'silver 2')")
+	require.Equal(t, "silver 2", s.next(t).Data["record"].(map[string]any)["body"])
+	s.quiet(t, 300*time.Millisecond)
 }
 
 // The backends running visibility checks for a local database (reached over

@@ -265,6 +265,7 @@ func (s *Service) Handover(w http.ResponseWriter, r *http.Request) error {
 		return apierror.Internal(err)
 	}
 	sub.renew(id, string(claims), &s.claimIDs)
+	s.readersChanged()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
