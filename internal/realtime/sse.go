@@ -151,18 +151,30 @@ func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// streamWriteTimeout is how long one flush (at most Buffer frames) may
-// take to reach the kernel's socket buffer. A write blocks only when the
-// client has not read what the kernel already holds for it; a client that
-// makes no progress for this long is cut off (a dead peer would otherwise
-// hold its stream goroutine until TCP gives up) and resumes by
-// Last-Event-ID.
+// streamWriteTimeout is how long a flush (at most Buffer frames) may take
+// to reach the kernel's socket buffer: at least this less
+// deadlineRefresh, at most this. A write blocks only when the client has
+// not read what the kernel already holds for it; a client that makes no
+// progress for this long is cut off (a dead peer would otherwise hold its
+// stream goroutine until TCP gives up) and resumes by Last-Event-ID.
 const streamWriteTimeout = 30 * time.Second
+
+// deadlineRefresh is how stale a stream's write deadline may get before a
+// flush moves it: setting one updates a netpoller timer, and doing it on
+// every flush was ~3% of the server's CPU in the realtime bench.
+const deadlineRefresh = 5 * time.Second
 
 // fanoutHold is the longest a flush keeps its fan-out slot: a write to a
 // healthy client takes microseconds; one that blocks gives the slot back
 // and finishes on its own.
 const fanoutHold = 5 * time.Millisecond
+
+// streamWriter is one stream's response and its current write deadline.
+type streamWriter struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	deadline time.Time
+}
 
 // flushFrames writes frames to a stream and flushes them. With fanout it
 // first takes one of the service's fan-out slots (GOMAXPROCS-1 of them, at
@@ -171,22 +183,23 @@ const fanoutHold = 5 * time.Millisecond
 // goroutines keep a P. Measured in `make bench` (1,000 subscribers, REST
 // at 400 req/s): REST requests that overlapped a round's fan-out had a p99
 // of ~21 ms against ~6 ms for the rest.
-func (s *Service) flushFrames(w http.ResponseWriter, rc *http.ResponseController, fs []frame, fanout bool) bool {
+func (s *Service) flushFrames(sw *streamWriter, fs []frame, fanout bool) bool {
 	if fanout {
 		s.fanout <- struct{}{}
 		release := sync.OnceFunc(func() { <-s.fanout })
 		t := time.AfterFunc(fanoutHold, release)
 		defer func() { t.Stop(); release() }()
 	}
-	// One deadline per flush (each set costs a netpoller timer update): a
-	// flush holds at most Buffer frames. pump clears it when the stream ends.
-	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	if now := time.Now(); now.After(sw.deadline.Add(deadlineRefresh - streamWriteTimeout)) {
+		sw.deadline = now.Add(streamWriteTimeout)
+		_ = sw.rc.SetWriteDeadline(sw.deadline)
+	}
 	for _, f := range fs {
-		if _, err := w.Write(f.encode()); err != nil {
+		if _, err := sw.w.Write(f.encode()); err != nil {
 			return false
 		}
 	}
-	return rc.Flush() == nil
+	return sw.rc.Flush() == nil
 }
 
 // pump writes queued frames, heartbeats and the closing event.
@@ -204,6 +217,7 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		}
 	}
 	armExpiry()
+	sw := &streamWriter{w: w, rc: rc}
 	// The connection may serve another request once the stream ends.
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	var spare []frame // the frames last written, reused as the next queue
@@ -214,11 +228,11 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		case <-sub.ready:
 			// Everything queued so far, in one flush.
 			spare = sub.take(spare)
-			if !s.flushFrames(w, rc, spare, true) {
+			if !s.flushFrames(sw, spare, true) {
 				return
 			}
 		case <-beat.C:
-			if !s.flushFrames(w, rc, []frame{{comment: "ping"}}, false) {
+			if !s.flushFrames(sw, []frame{{comment: "ping"}}, false) {
 				return
 			}
 		case <-sub.renewed:
@@ -231,7 +245,7 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 			reason := sub.closeReason()
 			b, _ := json.Marshal(map[string]any{"reason": reason,
 				"resumable": reason == closeSlow || reason == closeShutdown || reason == closeError})
-			s.flushFrames(w, rc, append(sub.take(nil), frame{event: "close", data: b}), false)
+			s.flushFrames(sw, append(sub.take(nil), frame{event: "close", data: b}), false)
 			return
 		}
 	}
