@@ -105,7 +105,8 @@ func (p *readerPlan) forTable(t string) *tableReaders {
 func (s *Service) readersChanged() { s.readersGen.Add(1) }
 
 // livePlan returns the plan for the live subscribers, rebuilt only when
-// readersGen moved. Called with s.mu held, from the hub's goroutine only.
+// readersGen moved (or unregister dropped it). Called with s.mu held, from
+// the hub's goroutine only.
 func (s *Service) livePlan() *readerPlan {
 	gen := s.readersGen.Load()
 	if s.plan != nil && s.plan.gen == gen {

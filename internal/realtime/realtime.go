@@ -209,7 +209,8 @@ type Service struct {
 	claimIDs   claimIDs
 	judgeCalls atomic.Int64
 	// readersGen moves when a subscriber registers, leaves, goes live or
-	// changes identity; plan (the hub goroutine's own) is rebuilt then.
+	// changes identity; plan is rebuilt then (by the hub goroutine, under
+	// mu; unregister drops it).
 	readersGen atomic.Uint64
 	plan       *readerPlan
 	stopped    chan struct{}
@@ -544,6 +545,9 @@ func (s *Service) unregister(sub *subscriber) {
 	if ok {
 		delete(s.subs, sub.id)
 		s.readersChanged()
+		// Let go of the plan now rather than at the next event: it holds
+		// every live subscriber, shown rows included.
+		s.plan = nil
 		for t := range sub.tables {
 			if s.subTables[t]--; s.subTables[t] <= 0 {
 				delete(s.subTables, t)

@@ -575,10 +575,12 @@ func TestSlowClientIsDisconnectedWithResumableReason(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+token(userA))
 	// A client with a tiny socket receive buffer that never reads: the
 	// kernel's buffers fill, then the stream's own.
+	var conn *net.TCPConn
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetReadBuffer(4096)
+			conn = tc
 		}
 		return c, err
 	}}}
@@ -590,6 +592,9 @@ func TestSlowClientIsDisconnectedWithResumableReason(t *testing.T) {
 	for range 48 {
 		b.exec(t, "insert into rows (team_id, body) values (1, $1)", big)
 	}
+	// Now read at full speed (a 4 KB window drains 6 MB in minutes).
+	require.NotNil(t, conn)
+	_ = conn.SetReadBuffer(4 << 20)
 	all, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.Contains(t, string(all), `event: close`)

@@ -151,17 +151,19 @@ func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// streamWriteTimeout is how long a flush (at most Buffer frames) may take
-// to reach the kernel's socket buffer: at least this less
-// deadlineRefresh, at most this. A write blocks only when the client has
-// not read what the kernel already holds for it; a client that makes no
-// progress for this long is cut off (a dead peer would otherwise hold its
-// stream goroutine until TCP gives up) and resumes by Last-Event-ID.
-const streamWriteTimeout = 30 * time.Second
+// streamWriteTimeout is how long one frame may take to reach the kernel's
+// socket buffer: at least this less deadlineRefresh, at most this. A write
+// blocks only when the client has not read what the kernel already holds
+// for it, and then until a third of the send buffer (up to 4 MB) drains:
+// a live client reading at 60 KB/s kept a write waiting over 25 s. A
+// client whose writes make no progress for this long is cut off (a dead
+// peer would otherwise hold its stream goroutine until TCP gives up) and
+// resumes by Last-Event-ID.
+const streamWriteTimeout = time.Minute
 
 // deadlineRefresh is how stale a stream's write deadline may get before a
-// flush moves it: setting one updates a netpoller timer, and doing it on
-// every flush was ~3% of the server's CPU in the realtime bench.
+// write moves it: setting one updates a netpoller timer, and doing it for
+// every frame was ~3% of the server's CPU in the realtime bench.
 const deadlineRefresh = 5 * time.Second
 
 // fanoutHold is the longest a flush keeps its fan-out slot: a write to a
@@ -190,16 +192,23 @@ func (s *Service) flushFrames(sw *streamWriter, fs []frame, fanout bool) bool {
 		t := time.AfterFunc(fanoutHold, release)
 		defer func() { t.Stop(); release() }()
 	}
-	if now := time.Now(); now.After(sw.deadline.Add(deadlineRefresh - streamWriteTimeout)) {
-		sw.deadline = now.Add(streamWriteTimeout)
-		_ = sw.rc.SetWriteDeadline(sw.deadline)
-	}
 	for _, f := range fs {
+		sw.arm()
 		if _, err := sw.w.Write(f.encode()); err != nil {
 			return false
 		}
 	}
+	sw.arm()
 	return sw.rc.Flush() == nil
+}
+
+// arm gives the next write at least streamWriteTimeout-deadlineRefresh,
+// moving the deadline only when it has gone that stale.
+func (sw *streamWriter) arm() {
+	if now := time.Now(); now.After(sw.deadline.Add(deadlineRefresh - streamWriteTimeout)) {
+		sw.deadline = now.Add(streamWriteTimeout)
+		_ = sw.rc.SetWriteDeadline(sw.deadline)
+	}
 }
 
 // pump writes queued frames, heartbeats and the closing event.
