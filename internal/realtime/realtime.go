@@ -342,31 +342,28 @@ func (s *Service) checkCredentials(ctx context.Context) {
 			}
 		}
 		if len(bySession) > 0 {
-			live, err := s.opt.Sessions.LiveSessions(ctx, slices.Collect(maps.Keys(bySession)))
-			if err != nil {
-				slog.Warn("realtime: session check", "err", err)
-			} else {
-				for sid, l := range bySession {
-					if !live[sid] {
-						for _, sub := range l {
-							sub.fail(closeSessionRevoked)
-						}
-					}
-				}
-			}
+			failUnconfirmed(ctx, bySession, s.opt.Sessions.LiveSessions, closeSessionRevoked, "session")
 		}
 		if len(byKey) > 0 {
-			ok, err := s.opt.Keys.StreamableKeys(ctx, slices.Collect(maps.Keys(byKey)))
-			if err != nil {
-				slog.Warn("realtime: api key check", "err", err)
-			} else {
-				for k, l := range byKey {
-					if !ok[k] {
-						for _, sub := range l {
-							sub.fail(closeKeyRevoked)
-						}
-					}
-				}
+			failUnconfirmed(ctx, byKey, s.opt.Keys.StreamableKeys, closeKeyRevoked, "api key")
+		}
+	}
+}
+
+// failUnconfirmed asks check which of groups' ids are still good and closes,
+// with reason, the streams of every other id. On error it closes nothing
+// (the next interval asks again).
+func failUnconfirmed(ctx context.Context, groups map[string][]*subscriber,
+	check func(context.Context, []string) (map[string]bool, error), reason, what string) {
+	good, err := check(ctx, slices.Collect(maps.Keys(groups)))
+	if err != nil {
+		slog.Warn("realtime: "+what+" check", "err", err)
+		return
+	}
+	for id, l := range groups {
+		if !good[id] {
+			for _, sub := range l {
+				sub.fail(reason)
 			}
 		}
 	}

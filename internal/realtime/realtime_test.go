@@ -669,6 +669,18 @@ func TestResumeOnAnotherInstance(t *testing.T) {
 	r.quiet(t, 300*time.Millisecond)
 }
 
+// createPerks makes a realtime table whose policy reads a claim: a row is
+// visible to tokens whose "tier" claim equals its tier.
+func createPerks(t *testing.T, b *bundle) {
+	t.Helper()
+	b.exec(t, `
+		create table public.perks (id serial primary key, tier text not null, body text);
+		alter table public.perks enable row level security;
+		create policy by_tier on public.perks for select using (tier = auth.jwt() ->> 'tier');
+		grant select on public.perks to authenticated;
+		select ayb.realtime_enable('public.perks');`)
+}
+
 // A policy that reads the claims (auth.jwt()) is checked with them: the
 // server first sends only the subscribers' auth.uid(), is told the claims
 // are needed, and sends the round again with them. Nothing is lost or
@@ -676,12 +688,7 @@ func TestResumeOnAnotherInstance(t *testing.T) {
 func TestPolicyReadingClaimsGetsThem(t *testing.T) {
 	t.Parallel()
 	b := setup(t, realtime.Options{})
-	b.exec(t, `
-		create table public.perks (id serial primary key, tier text not null, body text);
-		alter table public.perks enable row level security;
-		create policy by_tier on public.perks for select using (tier = auth.jwt() ->> 'tier');
-		grant select on public.perks to authenticated;
-		select ayb.realtime_enable('public.perks');`)
+	createPerks(t, b)
 	gold, _, _ := open(t, b.url, "tables=perks", token(userA, "tier", "gold"), "")
 	silver, _, _ := open(t, b.url, "tables=perks", token(userB, "tier", "silver"), "")
 	b.exec(t, "insert into public.perks (tier, body) values ('gold', 'for gold'), ('silver', 'for silver')")
@@ -701,12 +708,7 @@ func TestPolicyReadingClaimsGetsThem(t *testing.T) {
 func TestHandoverWithOtherClaimsIsCheckedWithThem(t *testing.T) {
 	t.Parallel()
 	b := setup(t, realtime.Options{})
-	b.exec(t, `
-		create table public.perks (id serial primary key, tier text not null, body text);
-		alter table public.perks enable row level security;
-		create policy by_tier on public.perks for select using (tier = auth.jwt() ->> 'tier');
-		grant select on public.perks to authenticated;
-		select ayb.realtime_enable('public.perks');`)
+	createPerks(t, b)
 	s, _, _ := open(t, b.url, "tables=perks", token(userA, "tier", "gold"), "")
 	b.exec(t, "insert into public.perks (tier, body) values ('gold', 'gold 1'), ('silver', 'silver 1')")
 	require.Equal(t, "gold 1", s.next(t).Data["record"].(map[string]any)["body"])
@@ -734,13 +736,16 @@ func TestCheckerBackendsYieldTheCPU(t *testing.T) {
 	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
 	b.exec(t, "insert into rows (team_id, body) values (5, 'x')")
 	s.next(t) // a check ran on the realtime pool
-	nice := func(app string) []int {
+	pidsOf := func(app string) []int {
 		rows, err := b.admin.Query(context.Background(), "select pid from pg_stat_activity where application_name = $1", app)
 		require.NoError(t, err)
 		pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
 		require.NoError(t, err)
+		return pids
+	}
+	nice := func(app string) []int {
 		var out []int
-		for _, pid := range pids {
+		for _, pid := range pidsOf(app) {
 			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 			require.NoError(t, err)
 			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
@@ -761,12 +766,8 @@ func TestCheckerBackendsYieldTheCPU(t *testing.T) {
 	// leads a group of its own and competes through the group's nice, so
 	// that is lowered too; request backends' groups are left alone.
 	autogroup := func(app string) []string {
-		rows, err := b.admin.Query(context.Background(), "select pid from pg_stat_activity where application_name = $1", app)
-		require.NoError(t, err)
-		pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
-		require.NoError(t, err)
 		var out []string
-		for _, pid := range pids {
+		for _, pid := range pidsOf(app) {
 			ag, err := os.ReadFile(fmt.Sprintf("/proc/%d/autogroup", pid))
 			if errors.Is(err, os.ErrNotExist) {
 				continue // a kernel without autogroup
