@@ -128,10 +128,10 @@ func (s *Service) deliver(ctx context.Context, evs []event, p *readerPlan) {
 				leaveKeys = append(leaveKeys, keys[i])
 			}
 		}
-		v, err := tr.groups, tr.err
-		var vd *verdicts
+		var v *verdicts
+		err := tr.err
 		if err == nil {
-			vd, err = s.judge(ctx, t, images, v)
+			v, err = s.judge(ctx, t, images, tr.groups)
 		}
 		if err != nil {
 			// Fail closed, lose nothing: nobody sees what could not be
@@ -149,7 +149,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, p *readerPlan) {
 		// most of them, so only the others are visited below, and a round
 		// costs per reader of its rows, not per subscriber.
 		for j, sn := range readers {
-			_, sees := vd.visible[sn.kid]
+			_, sees := v.visible[sn.kid]
 			i := readerSub[j]
 			if !sees && !subs[i].shownAny(sn.sub.table, leaveKeys) {
 				continue
@@ -166,7 +166,7 @@ func (s *Service) deliver(ctx context.Context, evs []event, p *readerPlan) {
 				hits[i] = h
 				order = append(order, i)
 			}
-			h[t] = vd.view(sn)
+			h[t] = v.view(sn)
 		}
 	}
 

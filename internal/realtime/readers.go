@@ -58,8 +58,8 @@ func groupReaders(readers []snapshot) (*readerGroups, error) {
 // readerPlan is a round's live subscribers and, per table, its readers
 // grouped for the check. Building it visits every subscriber, so the hub
 // keeps it across rounds while no subscriber registers, leaves, goes live
-// or changes identity (Service.readersGen): a round then costs per reader
-// of its rows, not per subscriber.
+// or changes identity (Service.readersGen): a round's work in the server
+// then follows the readers of its rows, not the number of subscribers.
 type readerPlan struct {
 	gen    uint64
 	subs   []*subscriber
@@ -68,7 +68,8 @@ type readerPlan struct {
 
 // tableReaders is one table's readers in a plan: readers[j] is
 // subs[readerSub[j]] with that table's subscription. The snapshots' pos is
-// not kept (it moves every round): emit reads it per reader visited.
+// not kept (it moves every round): deliver reads it for the readers it
+// visits.
 type tableReaders struct {
 	readers   []snapshot
 	readerSub []int
