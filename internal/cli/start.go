@@ -64,6 +64,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
 			Buffer:               cfg.Realtime.Buffer,
 			Coalesce:             cfg.Realtime.Coalesce.Duration,
+			RoundInterval:        cfg.Realtime.RoundInterval.Duration,
 			Filters:              realtime.SchemaFilters{Cache: cache},
 			Sessions:             users,
 			Keys:                 keys,

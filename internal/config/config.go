@@ -142,7 +142,8 @@ type Realtime struct {
 	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
 	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session (or API key) is live"`
 	Buffer               int      `toml:"buffer" doc:"events a client may lag before it is disconnected (resumable)"`
-	Coalesce             Duration `toml:"coalesce" doc:"how long change events gather before a visibility check round (longer: fewer, larger rounds)"`
+	Coalesce             Duration `toml:"coalesce" doc:"how long change events gather after a quiet spell before a visibility check round"`
+	RoundInterval        Duration `toml:"round_interval" doc:"least time between visibility check rounds under a steady stream of changes (longer: fewer, larger rounds, more latency)"`
 }
 
 // Defaults returns the built-in configuration.
@@ -181,7 +182,7 @@ func Defaults() Config {
 			PollInterval: Duration{time.Second}, ShutdownGrace: Duration{10 * time.Second}},
 		Realtime: Realtime{Enabled: true, Retention: Duration{time.Hour}, PoolSize: 3,
 			Heartbeat: Duration{15 * time.Second}, SessionCheckInterval: Duration{30 * time.Second}, Buffer: 1024,
-			Coalesce: Duration{50 * time.Millisecond}},
+			Coalesce: Duration{10 * time.Millisecond}, RoundInterval: Duration{100 * time.Millisecond}},
 	}
 }
 
