@@ -1,5 +1,5 @@
 # AYB: `make run` starts AYB on a managed PostgreSQL; `make test` runs every test.
-# Both install what they need (PostgreSQL, PostGIS, pgTAP) on Debian/Ubuntu.
+# Both install what they need (PostgreSQL, PostGIS, pgTAP, Node.js) on Debian/Ubuntu.
 
 GO        ?= go
 BIN       := bin/ayb
@@ -15,7 +15,7 @@ help: ## list targets
 setup: ## install PostgreSQL (and PostGIS) if missing
 	@./tests/setup-deps.sh
 
-setup-test: ## install PostgreSQL, PostGIS, pgTAP and pg_prove if missing
+setup-test: ## install PostgreSQL, PostGIS, pgTAP, pg_prove, Node.js and npm if missing
 	@./tests/setup-deps.sh --tests
 
 build: ## build bin/ayb
@@ -24,13 +24,12 @@ build: ## build bin/ayb
 run: setup build ## start AYB on http://127.0.0.1:8090 with PostgreSQL managed under ./.ayb
 	./$(BIN) start
 
-test: setup-test ## run all tests (Go, pgTAP, end-to-end, SDKs) against real PostgreSQL
+test: setup-test ## run all tests (Go, pgTAP, end-to-end, the TypeScript SDK's) against real PostgreSQL
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
-	@$(MAKE) --no-print-directory test-sdk
 
-test-sdk:
-	@if [ -f sdk/package.json ]; then cd sdk && npm ci --no-audit --no-fund --silent && npm test; fi
+test-sdk: setup-test ## the TypeScript SDK's tests alone, against a real server (part of `make test`)
+	$(GO) test $(TESTFLAGS) -run TestTypeScriptSDK -v ./tests/e2e
 
 setup-bench: ## what setup-test installs, plus wrk
 	@./tests/setup-deps.sh --bench

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a fresh Debian/Ubuntu
-# machine: PostgreSQL server (15+), PostGIS, pgTAP and pg_prove (--tests), and
+# machine: PostgreSQL server (15+), PostGIS, pgTAP, pg_prove and Node.js with
+# npm for the SDK tests (--tests), and
 # wrk for `make bench` (--bench). Needs root or
 # sudo; elsewhere it says what to install. Idempotent and quiet when all is there.
 set -euo pipefail
@@ -39,6 +40,12 @@ have_pkg "postgresql-$major-postgis-3" || pkgs+=("postgresql-$major-postgis-3")
 if [ "$want_tests" = "--tests" ] || [ "$want_tests" = "--bench" ]; then
   have_pkg "postgresql-$major-pgtap" || pkgs+=("postgresql-$major-pgtap")
   have_pkg libtap-parser-sourcehandler-pgtap-perl || pkgs+=(libtap-parser-sourcehandler-pgtap-perl)
+fi
+# The TypeScript SDK's tests (tests/e2e TestTypeScriptSDK) run on Node.js 18+
+# with npm; Debian's nodejs is recent enough.
+if [ "$want_tests" = "--tests" ] || [ "$want_tests" = "--bench" ]; then
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 # The benchmarks drive HTTP with wrk.
 if [ "$want_tests" = "--bench" ]; then

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 )
 
 // Error is what every JSON error response carries. Cause is logged, never sent.
@@ -135,6 +137,27 @@ var statusByCode = map[string]int{
 	"55P03": http.StatusConflict,   // lock_not_available
 	"57014": http.StatusGatewayTimeout,
 	"53300": http.StatusServiceUnavailable, // too_many_connections
+}
+
+// Catalog returns AYB's own error codes (not SQLSTATEs) with their HTTP
+// statuses, sorted by code. The SDKs' code lists are generated from it
+// (sdk/src/codes.ts; see TestSDKCatalogsAreGenerated).
+func Catalog() []CatalogEntry {
+	var out []CatalogEntry
+	for code, status := range statusByCode {
+		if len(code) == 5 && strings.ToUpper(code) == code {
+			continue // an SQLSTATE
+		}
+		out = append(out, CatalogEntry{Code: code, Status: status})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+// CatalogEntry is one error code and the status it answers with.
+type CatalogEntry struct {
+	Code   string
+	Status int
 }
 
 var statusByClass = map[string]int{
