@@ -213,10 +213,10 @@ export async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGener
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
-      buf += decoder.decode(value, { stream: true });
+      if (!done) buf += decoder.decode(value, { stream: true });
       let nl: number;
       while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+        if (!done && buf[nl] === "\r" && nl === buf.length - 1) break; // maybe a CRLF split across reads
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
         if (line === "") {
@@ -237,6 +237,7 @@ export async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGener
         else if (field === "event") event = val;
         else if (field === "id" && !val.includes("\0")) id = val;
       }
+      if (done) return; // an event without its blank line is dropped, as the spec says
     }
   } finally {
     reader.releaseLock();
