@@ -1,4 +1,5 @@
 import type { AYB } from "./client.js";
+import { ApiError } from "./errors.js";
 
 /** A user as the server returns it. */
 export interface User {
@@ -21,6 +22,20 @@ export interface Session {
   expires_at: number;
   refresh_token: string;
   user: User;
+}
+
+/** One signed-in device, as `sessions()` lists it. */
+export interface SessionInfo {
+  id: string;
+  aal: string;
+  method: string;
+  user_agent: string;
+  ip: string;
+  created_at: string;
+  refreshed_at: string | null;
+  expires_at: string;
+  /** The session this client is using. */
+  current: boolean;
 }
 
 /** Where a session is kept between page loads; `localStorage` fits. */
@@ -113,6 +128,131 @@ export class AuthService {
   /** `GET /api/auth/me`. */
   me(): Promise<User> {
     return this.client.send<User>("GET", "/api/auth/me");
+  }
+
+  /** `PATCH /api/auth/me`: merges metadata (`null` removes a key). */
+  updateMe(p: { metadata: Record<string, unknown> }): Promise<User> {
+    return this.client.send<User>("PATCH", "/api/auth/me", { body: p });
+  }
+
+  /** `DELETE /api/auth/me`: deletes the account, then signs out here. */
+  async deleteMe(): Promise<void> {
+    await this.client.send("DELETE", "/api/auth/me");
+    this.set(null);
+  }
+
+  /** `POST /api/auth/password`: every session of the user ends; this client
+   * gets the new one. */
+  async changePassword(p: { currentPassword: string; newPassword: string }): Promise<Session> {
+    const s = await this.client.send<Session>("POST", "/api/auth/password",
+      { body: { current_password: p.currentPassword, new_password: p.newPassword } });
+    this.set(s);
+    return s;
+  }
+
+  /** `GET /api/auth/sessions`: the user's signed-in devices. */
+  sessions(): Promise<SessionInfo[]> {
+    return this.client.send<SessionInfo[]>("GET", "/api/auth/sessions");
+  }
+
+  /** `DELETE /api/auth/sessions/{id}`: signs a device out. */
+  revokeSession(id: string): Promise<void> {
+    return this.client.send<void>("DELETE", "/api/auth/sessions/" + encodeURIComponent(id));
+  }
+
+  /** Emails a password-reset link (the same answer whether or not the account exists). */
+  requestPasswordReset(email: string): Promise<void> {
+    return this.linkRequest("/api/auth/reset", email);
+  }
+
+  /** Sets a new password with the token from the reset link. */
+  confirmPasswordReset(p: { token: string; password: string }): Promise<void> {
+    return this.client.send<void>("POST", "/api/auth/reset/confirm", { body: p, anonymous: true });
+  }
+
+  /** Emails a sign-in link. */
+  requestMagicLink(email: string): Promise<void> {
+    return this.linkRequest("/api/auth/magic-link", email);
+  }
+
+  /** Signs in with the token from a magic link. */
+  async verifyMagicLink(token: string): Promise<Session> {
+    const s = await this.client.send<Session>("POST", "/api/auth/magic-link/verify", { body: { token }, anonymous: true });
+    this.set(s);
+    return s;
+  }
+
+  /** Emails the verification link again. */
+  resendVerification(email: string): Promise<void> {
+    return this.linkRequest("/api/auth/verify/resend", email);
+  }
+
+  /** Emails a confirmation link to a new address; the change happens when it is opened. */
+  async changeEmail(email: string): Promise<void> {
+    await this.client.send("POST", "/api/auth/email", { body: { email } });
+  }
+
+  /**
+   * Where to send the browser for "sign in with <provider>". With the default
+   * `fragment` flow the login lands on `redirectTo` with the tokens in the
+   * fragment (see {@link sessionFromURL}); with `code` it carries a one-time
+   * code for {@link exchangeOAuthCode}.
+   */
+  oauthURL(provider: string, opts: { redirectTo?: string; flow?: "fragment" | "code" } = {}): string {
+    const q = new URLSearchParams();
+    if (opts.redirectTo) q.set("redirect_to", opts.redirectTo);
+    if (opts.flow) q.set("flow", opts.flow);
+    const qs = q.toString();
+    return `${this.client.url}/api/auth/oauth/${encodeURIComponent(provider)}${qs ? "?" + qs : ""}`;
+  }
+
+  /** Trades a `code` flow login's one-time code for a session. */
+  async exchangeOAuthCode(code: string): Promise<Session> {
+    const s = await this.client.send<Session>("POST", "/api/auth/oauth/token", { body: { code }, anonymous: true });
+    this.set(s);
+    return s;
+  }
+
+  /**
+   * Takes the session from a URL whose fragment carries tokens (an OAuth or
+   * magic-link landing: `#access_token=...&refresh_token=...`). Returns null
+   * when it carries none; throws the server's error when it says
+   * `#error=...`.
+   */
+  async sessionFromURL(href: string): Promise<Session | null> {
+    const hash = href.includes("#") ? href.slice(href.indexOf("#") + 1) : "";
+    const f = new URLSearchParams(hash);
+    const err = f.get("error");
+    if (err) throw new ApiError(400, err, f.get("error_description") ?? err);
+    const access = f.get("access_token");
+    const refresh = f.get("refresh_token");
+    if (!access || !refresh) return null;
+    const partial = {
+      access_token: access,
+      refresh_token: refresh,
+      token_type: f.get("token_type") ?? "bearer",
+      expires_in: Number(f.get("expires_in") ?? 0),
+      expires_at: Number(f.get("expires_at") ?? 0),
+    };
+    const user = await this.client.send<User>("GET", "/api/auth/me",
+      { anonymous: true, headers: { Authorization: "Bearer " + access } });
+    const s: Session = { ...partial, user };
+    this.set(s);
+    return s;
+  }
+
+  /** `GET /api/auth/identities`: the providers linked to the account. */
+  identities(): Promise<Array<Record<string, unknown>>> {
+    return this.client.send("GET", "/api/auth/identities");
+  }
+
+  /** `DELETE /api/auth/identities/{provider}` (not the last way to sign in). */
+  unlinkIdentity(provider: string): Promise<void> {
+    return this.client.send<void>("DELETE", "/api/auth/identities/" + encodeURIComponent(provider));
+  }
+
+  private async linkRequest(path: string, email: string): Promise<void> {
+    await this.client.send("POST", path, { body: { email }, anonymous: true });
   }
 
   /** The access token to send, refreshed first when it expires within 30 s. */

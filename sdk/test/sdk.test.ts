@@ -81,6 +81,42 @@ test("auth: the session survives in storage and an expired access token is refre
   assert.notEqual(again.auth.session!.refresh_token, saved.refresh_token, "it refreshed");
 });
 
+test("auth: metadata, devices, password change, links, a session from a landing URL", async () => {
+  const c = await signedUp("acct");
+  const email = `acct-${run}@example.com`;
+  assert.equal((await c.auth.updateMe({ metadata: { theme: "dark", lang: "fr" } })).metadata?.theme, "dark");
+  assert.deepEqual((await c.auth.updateMe({ metadata: { theme: null } })).metadata, { lang: "fr" });
+
+  // A second device, seen in the list and signed out from the first.
+  const phone = new AYB(url!);
+  await phone.auth.signIn({ email, password });
+  const devices = await c.auth.sessions();
+  assert.equal(devices.length, 2);
+  assert.equal(devices.filter((d) => d.current).length, 1);
+  await c.auth.revokeSession(devices.find((d) => !d.current)!.id);
+  assert.equal((await refusal(phone.auth.me())).status, 401, "the revoked device is out");
+  assert.equal(phone.auth.session, null, "and its refresh token was refused");
+
+  const newPassword = "another sturdy passphrase 43";
+  await c.auth.changePassword({ currentPassword: password, newPassword });
+  assert.equal((await c.auth.me()).email, email, "the client holds the new session");
+  assert.equal((await refusal(new AYB(url!).auth.signIn({ email, password }))).code, "invalid_credentials");
+  await new AYB(url!).auth.signIn({ email, password: newPassword });
+
+  await c.auth.requestPasswordReset(email); // the same answer for any address
+  await c.auth.requestPasswordReset(`nobody-${run}@example.com`);
+
+  // An OAuth or magic-link landing carries the tokens in the fragment.
+  const s = c.auth.session!;
+  const landing = new AYB(url!);
+  const got = await landing.auth.sessionFromURL(`https://app.example/#type=magic_link&status=ok&access_token=${s.access_token}` +
+    `&refresh_token=${s.refresh_token}&token_type=bearer&expires_in=${s.expires_in}&expires_at=${s.expires_at}`);
+  assert.equal(got!.user.email, email);
+  assert.equal(await landing.auth.sessionFromURL("https://app.example/#type=magic_link"), null);
+  const bad = await refusal(landing.auth.sessionFromURL("https://app.example/#error=invalid_link&error_description=used"));
+  assert.equal(bad.code, "invalid_link");
+});
+
 test("records: create, get, list with filter and sort, update, delete; RLS hides others' rows", async () => {
   const alice = await signedUp("alice");
   const bob = await signedUp("bob");
