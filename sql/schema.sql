@@ -736,6 +736,8 @@ $$;
 CREATE FUNCTION ayb.job_claim(p_worker text, p_queue text, p_limit integer, p_lease interval DEFAULT '00:00:30'::interval, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF ayb.jobs
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET enable_sort TO 'off'
+    SET enable_bitmapscan TO 'off'
     AS $$
 declare
   v_now timestamptz := coalesce(p_now, pg_catalog.now());
