@@ -93,9 +93,7 @@ export class AuthService {
 
   /** `POST /api/auth/login`. */
   async signIn(p: { email: string; password: string }): Promise<Session> {
-    const s = await this.client.send<Session>("POST", "/api/auth/login", { body: p, anonymous: true });
-    this.set(s);
-    return s;
+    return this.establish("/api/auth/login", p, true);
   }
 
   /** Takes over a session obtained elsewhere (an OAuth redirect's fragment). */
@@ -108,9 +106,7 @@ export class AuthService {
   async refresh(): Promise<Session> {
     const rt = this.current?.refresh_token;
     if (!rt) throw new Error("not signed in");
-    const s = await this.client.send<Session>("POST", "/api/auth/refresh", { body: { refresh_token: rt }, anonymous: true });
-    this.set(s);
-    return s;
+    return this.establish("/api/auth/refresh", { refresh_token: rt }, true);
   }
 
   /** `POST /api/auth/logout`; `global` ends every session of the user. The
@@ -144,10 +140,7 @@ export class AuthService {
   /** `POST /api/auth/password`: every session of the user ends; this client
    * gets the new one. */
   async changePassword(p: { currentPassword: string; newPassword: string }): Promise<Session> {
-    const s = await this.client.send<Session>("POST", "/api/auth/password",
-      { body: { current_password: p.currentPassword, new_password: p.newPassword } });
-    this.set(s);
-    return s;
+    return this.establish("/api/auth/password", { current_password: p.currentPassword, new_password: p.newPassword }, false);
   }
 
   /** `GET /api/auth/sessions`: the user's signed-in devices. */
@@ -177,9 +170,7 @@ export class AuthService {
 
   /** Signs in with the token from a magic link. */
   async verifyMagicLink(token: string): Promise<Session> {
-    const s = await this.client.send<Session>("POST", "/api/auth/magic-link/verify", { body: { token }, anonymous: true });
-    this.set(s);
-    return s;
+    return this.establish("/api/auth/magic-link/verify", { token }, true);
   }
 
   /** Emails the verification link again. */
@@ -208,9 +199,7 @@ export class AuthService {
 
   /** Trades a `code` flow login's one-time code for a session. */
   async exchangeOAuthCode(code: string): Promise<Session> {
-    const s = await this.client.send<Session>("POST", "/api/auth/oauth/token", { body: { code }, anonymous: true });
-    this.set(s);
-    return s;
+    return this.establish("/api/auth/oauth/token", { code }, true);
   }
 
   /**
@@ -249,6 +238,13 @@ export class AuthService {
   /** `DELETE /api/auth/identities/{provider}` (not the last way to sign in). */
   unlinkIdentity(provider: string): Promise<void> {
     return this.client.send<void>("DELETE", "/api/auth/identities/" + encodeURIComponent(provider));
+  }
+
+  /** POSTs body to path and keeps the session it answers with. */
+  private async establish(path: string, body: unknown, anonymous: boolean): Promise<Session> {
+    const s = await this.client.send<Session>("POST", path, { body, anonymous });
+    this.set(s);
+    return s;
   }
 
   private async linkRequest(path: string, email: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { ApiError } from "./errors.js";
-import { AuthService, type Session, type SessionStore } from "./auth.js";
+import { AuthService, type SessionStore } from "./auth.js";
 import { RecordService } from "./records.js";
 import { RealtimeService } from "./realtime.js";
 
@@ -112,7 +112,7 @@ export class AYB {
   }
 }
 
-export function queryString(q?: Record<string, string | number | boolean | undefined>): string {
+function queryString(q?: Record<string, string | number | boolean | undefined>): string {
   if (!q) return "";
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) {
@@ -122,4 +122,3 @@ export function queryString(q?: Record<string, string | number | boolean | undef
   return s ? "?" + s : "";
 }
 
-export type { Session };

@@ -139,12 +139,12 @@ class Stream<T> implements Subscription {
   /** One connection; returns the close event's reason, or null when the
    * connection dropped without one. */
   private async connect(): Promise<string | null> {
-    const q = new URLSearchParams({ tables: this.tables.join(",") });
-    for (const [t, f] of Object.entries(this.opts.filter ?? {})) q.set(`filter[${t}]`, f);
+    const query: Record<string, string> = { tables: this.tables.join(",") };
+    for (const [t, f] of Object.entries(this.opts.filter ?? {})) query[`filter[${t}]`] = f;
     const headers: Record<string, string> = { Accept: "text/event-stream" };
     if (this.lastEventId !== undefined) headers["Last-Event-ID"] = String(this.lastEventId);
     this.abort = new AbortController();
-    const res = await this.client.raw("GET", "/api/realtime?" + q.toString(), { headers, signal: this.abort.signal });
+    const res = await this.client.raw("GET", "/api/realtime", { query, headers, signal: this.abort.signal });
     if (!res.ok) throw await ApiError.fromResponse(res);
     if (!res.body) throw ApiError.network(new Error("no response body"));
     let closeReason: string | null = null;

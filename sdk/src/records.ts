@@ -129,8 +129,9 @@ function collection(table: string): string {
   return "/api/collections/" + encodeURIComponent(table);
 }
 
-function key(id: RecordID, escape = true): string {
+/** A key as the server reads it: composite parts comma-separated, in key
+ * order; each part URL-escaped for a path, plain for a batch body. */
+function key(id: RecordID, forPath = true): string {
   const parts = Array.isArray(id) ? id.map(String) : [String(id)];
-  const s = parts.join(",");
-  return escape ? parts.map(encodeURIComponent).join(",") : s;
+  return (forPath ? parts.map(encodeURIComponent) : parts).join(",");
 }
