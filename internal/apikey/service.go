@@ -277,54 +277,28 @@ func (s *Service) clear() {
 	s.mu.Unlock()
 }
 
-// listen holds one connection LISTENing on Channel, reconnecting with
-// backoff. While it is down the cache is off: every request looks its key
-// up, so a revoke is never missed.
+// listen follows Channel on the DB's shared LISTEN connection until ctx
+// ends. While that connection is down the cache is off: every request looks
+// its key up, so a revoke is never missed.
 func (s *Service) listen(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	first := true
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, func() {
-			backoff = 100 * time.Millisecond
-			if first {
-				first = false
-				close(s.listening)
-			}
-		})
-		s.healthy.Store(false)
-		s.clear()
-		if ctx.Err() != nil {
-			return
-		}
-		slog.Warn("api key listener lost its connection; keys are looked up on every request until it is back", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func (s *Service) listenOnce(ctx context.Context, up func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.db.Pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "listen "+Channel); err != nil {
-		return err
-	}
+	var first sync.Once
+	sub := s.db.Listen(Channel, db.Handler{
+		Notify: s.invalidate,
+		Up: func() {
+			s.clear()
+			s.healthy.Store(true)
+			first.Do(func() { close(s.listening) })
+		},
+		Down: func(err error) {
+			s.healthy.Store(false)
+			s.clear()
+			slog.Warn("api key cache off until the database listener is back: keys are looked up on every request", "err", err)
+		},
+	})
+	<-ctx.Done()
+	sub.Stop()
+	s.healthy.Store(false)
 	s.clear()
-	s.healthy.Store(true)
-	up()
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		s.invalidate(n.Payload)
-	}
 }
 
 // markUsed notes a use of key id, for last_used_at (written by the flusher

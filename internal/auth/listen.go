@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/aybhq/ayb/internal/db"
 )
 
 // NotifyChannel carries auth signals between instances: "keys" after a
@@ -13,49 +13,35 @@ import (
 // instance that caches; this one checks sessions per request).
 const NotifyChannel = "ayb_auth"
 
-// Listen keeps a LISTEN connection open until ctx ends and reloads the
-// signing keys when another instance rotates them (and after every
-// reconnect, in case a signal was missed while disconnected).
+// Listen reloads the signing keys when another instance rotates them, and
+// after every reconnect of the shared listener (a signal may have been
+// missed while it was down), until ctx ends.
 func (s *Service) Listen(ctx context.Context) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
+	reload := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case reload <- struct{}{}:
+		default:
 		}
-		slog.Warn("auth: notification listener lost; reconnecting", "err", err, "in", backoff)
+	}
+	sub := s.db.Listen(NotifyChannel, db.Handler{
+		Notify: func(payload string) {
+			if payload == "keys" {
+				signal()
+			}
+		},
+		Up: signal,
+	})
+	defer sub.Stop()
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-reload:
 		}
-		if backoff < 30*time.Second {
-			backoff *= 2
-		}
-	}
-}
-
-func (s *Service) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, s.db.Pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "listen "+NotifyChannel); err != nil {
-		return err
-	}
-	if err := s.keys.Reload(ctx); err != nil {
-		return err
-	}
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		if n.Payload == "keys" {
-			if err := s.keys.Reload(ctx); err != nil {
-				slog.Error("auth: reload signing keys", "err", err)
-			}
+		if err := s.keys.Reload(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("auth: reload signing keys; retrying", "err", err)
+			time.AfterFunc(time.Second, signal)
 		}
 	}
 }

@@ -59,6 +59,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		rtSvc, err = realtime.New(ctx, realtime.Options{
 			URL:                  rt.URL,
 			PoolSize:             cfg.Realtime.PoolSize,
+			Listener:             rt.DB,
 			Retention:            cfg.Realtime.Retention.Duration,
 			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
 			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,

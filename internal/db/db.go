@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ import (
 // DB is the server's pool plus the request-transaction helpers.
 type DB struct {
 	Pool *pgxpool.Pool
+
+	listenOnce sync.Once
+	listener   *listener // the shared LISTEN connection (see Listen)
 }
 
 // PoolOptions tunes the pool. Zero values take defaults.
@@ -69,8 +73,14 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*DB, error) {
 	return &DB{Pool: pool}, nil
 }
 
-// Close closes the pool.
-func (d *DB) Close() { d.Pool.Close() }
+// Close stops the shared listener, if it started, and closes the pool.
+func (d *DB) Close() {
+	d.listenOnce.Do(func() {}) // no listener may start after this
+	if d.listener != nil {
+		d.listener.close()
+	}
+	d.Pool.Close()
+}
 
 var apiRoles = map[string]bool{
 	identity.RoleAnon:          true,

@@ -54,7 +54,6 @@ var (
 	qSchedulerSetNext = query("scheduler_set_next")
 	qSchedulerFire    = query("scheduler_fire")
 	qNow              = query("now")
-	qListen           = query("listen")
 )
 
 // Channel is the NOTIFY channel of the queue: payloads 'insert:<queue>'

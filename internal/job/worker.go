@@ -94,6 +94,7 @@ type Worker struct {
 	fetchers      sync.WaitGroup
 	handlers      sync.WaitGroup
 	aux           sync.WaitGroup
+	sub           *db.Subscription // on Channel
 	auxCancel     context.CancelFunc
 	baseCtx       context.Context
 	baseCancel    context.CancelFunc
@@ -145,6 +146,9 @@ func NewWorker(d *db.DB, reg *Registry, opt Options) *Worker {
 // ID returns the worker's id.
 func (w *Worker) ID() string { return w.opt.ID }
 
+// listenWait bounds how long Start waits for the shared listener.
+const listenWait = 30 * time.Second
+
 // Start registers the worker's kinds and starts claiming. It returns once
 // the NOTIFY listener is listening.
 func (w *Worker) Start(ctx context.Context) error {
@@ -156,21 +160,23 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.baseCtx, w.baseCancel = context.WithCancel(context.WithoutCancel(ctx))
 	auxCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.auxCancel = cancel
-	listening := make(chan error, 1)
-	w.aux.Add(3)
-	go w.listen(auxCtx, listening)
+	// NOTIFYs wake fetchers at once and cancel running jobs; after a
+	// reconnect every fetcher looks, since some may have been missed.
+	w.sub = w.db.Listen(Channel, db.Handler{Notify: w.notified, Up: w.wakeAll})
+	w.aux.Add(2)
 	go w.heartbeat(auxCtx)
 	go w.rescue(auxCtx)
 	go w.complete()
 	select {
-	case err := <-listening:
-		if err != nil {
-			cancel()
-			return err
-		}
+	case <-w.sub.Ready():
 	case <-ctx.Done():
 		cancel()
+		w.sub.Stop()
 		return ctx.Err()
+	case <-time.After(listenWait):
+		cancel()
+		w.sub.Stop()
+		return fmt.Errorf("jobs: could not LISTEN %s within %s (the database listener logs why)", Channel, listenWait)
 	}
 	for q, n := range w.opt.Queues {
 		w.fetchers.Add(1)
@@ -235,6 +241,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		}
 		w.auxCancel()
 		w.aux.Wait()
+		w.sub.Stop()
 		w.baseCancel()
 	})
 	return nil
@@ -652,46 +659,6 @@ func (w *Worker) rescue(ctx context.Context) {
 			w.log.Warn("jobs: rescue", "err", err)
 		} else if n > 0 {
 			w.log.Info("jobs: rescued jobs with expired leases", "count", n)
-		}
-	}
-}
-
-// listen holds one connection (outside the pool) on LISTEN ayb_jobs and
-// wakes fetchers or cancels running jobs. It reconnects after errors.
-func (w *Worker) listen(ctx context.Context, ready chan<- error) {
-	defer w.aux.Done()
-	first := true
-	for {
-		conn, err := pgx.ConnectConfig(ctx, w.db.Pool.Config().ConnConfig.Copy())
-		if err == nil {
-			_, err = conn.Exec(ctx, qListen)
-			if err != nil {
-				conn.Close(context.Background())
-			}
-		}
-		if first {
-			ready <- err
-			first = false
-			if err != nil {
-				return
-			}
-		}
-		if err == nil {
-			// Something may have arrived while we were not listening.
-			w.wakeAll()
-			for {
-				n, err := conn.WaitForNotification(ctx)
-				if err != nil {
-					break
-				}
-				w.notified(n.Payload)
-			}
-			conn.Close(context.Background())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
 		}
 	}
 }

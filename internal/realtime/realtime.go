@@ -113,6 +113,11 @@ type Options struct {
 	URL string
 	// PoolSize is the checker pool size (default 3).
 	PoolSize int32
+	// Listener is the DB whose shared LISTEN connection carries the change
+	// signals: the server passes its own, so that an instance holds one
+	// listening connection (each one is woken by every NOTIFY in the
+	// database). Default: the service's own pool's.
+	Listener *db.DB
 	// Filters compiles subscription filters; nil refuses filters (400).
 	Filters FilterCompiler
 	// Sessions checks session liveness; nil skips revocation checks.
@@ -196,6 +201,7 @@ func (o *Options) defaults() {
 // Service is one instance's realtime hub.
 type Service struct {
 	opt  Options
+	own  *db.DB // the checker pool
 	pool *pgxpool.Pool
 
 	mu     sync.Mutex
@@ -234,11 +240,14 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
-	s := &Service{opt: opt, pool: d.Pool, subs: map[string]*subscriber{}, subTables: map[string]int{},
+	if opt.Listener == nil {
+		opt.Listener = d
+	}
+	s := &Service{opt: opt, own: d, pool: d.Pool, subs: map[string]*subscriber{}, subTables: map[string]int{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
 		fanout: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&s.cursor); err != nil {
-		s.pool.Close()
+		d.Close()
 		return nil, fmt.Errorf("realtime: horizon: %w", err)
 	}
 	return s, nil
@@ -269,7 +278,7 @@ func (s *Service) Close() {
 	for _, sub := range subs {
 		sub.fail(closeShutdown)
 	}
-	s.pool.Close()
+	s.own.Close()
 }
 
 // Run listens for change signals and delivers events until ctx ends. Start
@@ -407,49 +416,15 @@ func (s *Service) pruneLoop(ctx context.Context) {
 	}
 }
 
-// listen holds one connection LISTENing on Channel and wakes the reader on
-// every signal; it reconnects with backoff.
+// listen wakes the reader on every signal on Channel, and after every
+// (re)connect of the listener, since signals may have been missed.
 func (s *Service) listen(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		slog.Warn("realtime: listener", "err", err)
-		s.signal() // read what may have been missed while reconnecting
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
-	}
-}
-
-func (s *Service) listenOnce(ctx context.Context) error {
-	cfg, err := pgx.ParseConfig(s.opt.URL)
-	if err != nil {
-		return err
-	}
-	cfg.RuntimeParams["application_name"] = "ayb-realtime-listen"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "listen "+Channel); err != nil {
-		return err
-	}
-	s.signal()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		s.signal()
-	}
+	sub := s.opt.Listener.Listen(Channel, db.Handler{
+		Notify: func(string) { s.signal() },
+		Up:     s.signal,
+	})
+	<-ctx.Done()
+	sub.Stop()
 }
 
 func (s *Service) signal() {

@@ -75,27 +75,18 @@ func (c *Cache) Changed() <-chan struct{} {
 	return c.loaded
 }
 
-// Run listens for DDL signals on a dedicated connection and reloads,
-// debounced, until ctx ends. After a lost connection it reconnects and
-// reloads, since signals sent meanwhile are lost.
+// Run reloads, debounced, on every DDL signal (on the DB's shared LISTEN
+// connection) until ctx ends. After that connection was lost it reloads
+// too, since signals sent meanwhile are lost.
 func (c *Cache) Run(ctx context.Context) {
-	go c.reloader(ctx)
+	sub := c.db.Listen(Channel, db.Handler{
+		Notify: func(string) { c.signal() },
+		// Anything changed between the last load and LISTEN would be missed.
+		Up: c.signal,
+	})
+	defer sub.Stop()
 	go c.pollWithoutTrigger(ctx)
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := c.listen(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		slog.Warn("schema cache: listen connection lost; reconnecting", "err", err, "in", backoff.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-		c.signal()
-	}
+	c.reloader(ctx)
 }
 
 // pollWithoutTrigger reloads periodically when no event trigger signals DDL.
@@ -124,26 +115,6 @@ func (c *Cache) signal() {
 	select {
 	case c.reload <- struct{}{}:
 	default:
-	}
-}
-
-func (c *Cache) listen(ctx context.Context) error {
-	pc, err := c.db.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	conn := pc.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "listen "+Channel); err != nil {
-		return err
-	}
-	// Anything changed between the last load and LISTEN would be missed.
-	c.signal()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		c.signal()
 	}
 }
 

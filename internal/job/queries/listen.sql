@@ -1,1 +1,0 @@
-listen ayb_jobs
