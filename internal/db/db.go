@@ -75,10 +75,12 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*DB, error) {
 
 // Close stops the shared listener, if it started, and closes the pool.
 func (d *DB) Close() {
-	d.listenOnce.Do(func() {}) // no listener may start after this
-	if d.listener != nil {
-		d.listener.close()
-	}
+	d.listenOnce.Do(func() { // none started: none may start after this
+		done := make(chan struct{})
+		close(done)
+		d.listener = &listener{subs: map[string][]*Subscription{}, stop: func() {}, done: done}
+	})
+	d.listener.close()
 	d.Pool.Close()
 }
 

@@ -59,7 +59,8 @@ func (s *Subscription) Stop() {
 // each extra listening connection costs a wake-up per notification sent by
 // anyone (realtime sends one per transaction on a captured table). The
 // connection starts with the first subscription and ends with Close; it
-// reconnects with backoff when lost.
+// reconnects with backoff when lost. After Close a subscription is inert:
+// never ready, never called.
 func (d *DB) Listen(channel string, h Handler) *Subscription {
 	d.listenOnce.Do(func() {
 		cfg := d.Pool.Config().ConnConfig.Copy()
@@ -72,9 +73,6 @@ func (d *DB) Listen(channel string, h Handler) *Subscription {
 		d.listener = &listener{cfg: cfg, subs: map[string][]*Subscription{}, stop: cancel, done: make(chan struct{})}
 		go d.listener.run(ctx)
 	})
-	if d.listener == nil {
-		panic("db: Listen after Close")
-	}
 	return d.listener.subscribe(channel, h)
 }
 

@@ -150,3 +150,22 @@ func TestCloseStopsTheListener(t *testing.T) {
 	defer r.mu.Unlock()
 	require.Empty(t, r.downs, "closing is not a lost connection")
 }
+
+func TestListenAfterCloseIsInert(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	own, err := db.Open(context.Background(), d.URL, db.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	own.Close()
+	r := newRecorder()
+	sub := own.Listen("chan_late", r.handler()) // a component starting as the process stops
+	d.Exec(t, "select pg_notify('chan_late', 'x')")
+	select {
+	case <-sub.Ready():
+		t.Fatal("a subscription made after Close came up")
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.Empty(t, listenBackends(t, d))
+	require.Empty(t, r.got())
+	sub.Stop()
+}
