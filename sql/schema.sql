@@ -2405,7 +2405,7 @@ CREATE INDEX jobs_lease_idx ON ayb.jobs USING btree (lease_until) WHERE (state =
 
 CREATE INDEX jobs_unique_key_idx ON ayb.jobs USING btree (unique_key, created_at) WHERE (unique_key IS NOT NULL);
 
-CREATE INDEX mail_outbox_due_idx ON ayb.mail_outbox USING btree (next_attempt_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
+CREATE INDEX mail_outbox_due_idx ON ayb.mail_outbox USING btree (next_attempt_at, id) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
 
 CREATE INDEX matview_refreshes_matview_idx ON ayb.matview_refreshes USING btree (matview_id, id DESC);
 
