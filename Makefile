@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/aybhq/ayb/internal/cli.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 15m
 
-.PHONY: help setup setup-test setup-bench build run test test-go test-sdk bench schema lint fmt
+.PHONY: help setup setup-test setup-bench build run test test-go test-sdk fuzz bench schema lint fmt
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ test: setup-test ## run all tests (Go, pgTAP, end-to-end, the TypeScript SDK's) 
 
 test-sdk: setup-test ## the TypeScript SDK's tests alone, against a real server (part of `make test`)
 	$(GO) test $(TESTFLAGS) -run TestTypeScriptSDK -v ./tests/e2e
+
+FUZZTIME ?= 60s
+fuzz: ## fuzz the filter parser and compiler for $(FUZZTIME) (user input must never panic or reach SQL text)
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/filter
 
 setup-bench: ## what setup-test installs, plus wrk
 	@./tests/setup-deps.sh --bench
