@@ -47,6 +47,9 @@ const (
 	// phases here) lands on both kinds alike, and each p99 pools
 	// rtPairs x rtPhase x rtRESTRate requests.
 	rtPairs = 6
+	// rtFloorPairs alternating phases without and with the SSE transport
+	// floor's deliveries.
+	rtFloorPairs = 3
 )
 
 func rtUser(i int) string { return fmt.Sprintf("00000000-0000-0000-0000-%012d", i+1) }
@@ -179,48 +182,51 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		recording atomic.Bool
 		ready     sync.WaitGroup
 	)
+	// connect opens one client's stream at url and reads it until runCtx
+	// ends; ready is told once the stream is up.
+	connect := func(url, token string, ready *sync.WaitGroup) {
+		req, _ := http.NewRequestWithContext(runCtx, http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			ready.Done()
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !signalled && strings.HasPrefix(line, "event: connected") {
+				signalled = true
+				ready.Done()
+			}
+			if !strings.HasPrefix(line, "data: {\"id\"") {
+				continue
+			}
+			now := time.Now()
+			var m struct {
+				Record struct {
+					ID int64 `json:"id"`
+				} `json:"record"`
+			}
+			if json.Unmarshal([]byte(line[6:]), &m) != nil {
+				continue
+			}
+			delivered.Add(1)
+			if !recording.Load() {
+				continue
+			}
+			if at, ok := commits.Load(m.Record.ID); ok {
+				latMu.Lock()
+				latencies = append(latencies, now.Sub(at.(time.Time)))
+				latMu.Unlock()
+			}
+		}
+	}
 	ready.Add(rtUsers)
 	for i := 0; i < rtUsers; i++ {
-		go func(i int) {
-			req, _ := http.NewRequestWithContext(runCtx, http.MethodGet, srv.base+"/api/realtime?tables=rows", nil)
-			req.Header.Set("Authorization", "Bearer "+tokens[i])
-			resp, err := client.Do(req)
-			if err != nil {
-				ready.Done()
-				return
-			}
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			signalled := false
-			for sc.Scan() {
-				line := sc.Text()
-				if !signalled && strings.HasPrefix(line, "event: connected") {
-					signalled = true
-					ready.Done()
-				}
-				if !strings.HasPrefix(line, "data: {\"id\"") {
-					continue
-				}
-				now := time.Now()
-				var m struct {
-					Record struct {
-						ID int64 `json:"id"`
-					} `json:"record"`
-				}
-				if json.Unmarshal([]byte(line[6:]), &m) != nil {
-					continue
-				}
-				delivered.Add(1)
-				if !recording.Load() {
-					continue
-				}
-				if at, ok := commits.Load(m.Record.ID); ok {
-					latMu.Lock()
-					latencies = append(latencies, now.Sub(at.(time.Time)))
-					latMu.Unlock()
-				}
-			}
-		}(i)
+		go connect(srv.base+"/api/realtime?tables=rows", tokens[i], &ready)
 	}
 	ready.Wait()
 
@@ -281,6 +287,51 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		loadLat = append(loadLat, r.Latencies...)
 		time.Sleep(300 * time.Millisecond) // let the last events land
 		recording.Store(false)
+	}
+
+	// The transport floor, same run (ssefloor.go): realtime off in AYB, and
+	// a second stream per client held by a server that only delivers, 1,000
+	// frames/s while on, to the same clients. The same writes and REST load,
+	// alternating off and on: how much REST p99 degrades on this machine from
+	// delivering this traffic at all, whoever delivers it.
+	if _, err := admin.Exec(ctx, "select ayb.realtime_disable('public.rows')"); err != nil {
+		return err
+	}
+	sf, err := startSSEFloor(ctx)
+	if err != nil {
+		return err
+	}
+	var floorReady sync.WaitGroup
+	floorReady.Add(rtUsers)
+	for i := 0; i < rtUsers; i++ {
+		go connect(sf.base+"/sse/"+strconv.Itoa(i), "", &floorReady)
+	}
+	floorReady.Wait()
+	var floorBase, floorLoad []time.Duration
+	var floorDelivered int64
+	for range rtFloorPairs {
+		for _, state := range []string{"off", "on"} {
+			if err := sf.set(state); err != nil {
+				sf.stop()
+				return err
+			}
+			d0 := delivered.Load()
+			r, _, err := phase()
+			if err != nil {
+				sf.stop()
+				return err
+			}
+			floorDelivered += delivered.Load() - d0
+			if state == "on" {
+				floorLoad = append(floorLoad, r.Latencies...)
+			} else {
+				floorBase = append(floorBase, r.Latencies...)
+			}
+		}
+	}
+	sf.stop()
+	if _, err := admin.Exec(ctx, "select ayb.realtime_enable('public.rows')"); err != nil {
+		return err
 	}
 	latMu.Lock()
 	p50, p99, nLat := Percentile(latencies, 50), Percentile(latencies, 99), len(latencies)
@@ -371,6 +422,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	Ratio("visibility checks/s: batched vs naive tx-per-check", burstChecks, naiveRate, "chk/s")
 	Ratio("REST p99 with realtime load vs without (ms, pooled phases)", ms(Percentile(loadLat, 99)), ms(Percentile(baseLat, 99)), "ms")
 	Ratio("  REST p50, same", ms(Percentile(loadLat, 50)), ms(Percentile(baseLat, 50)), "ms")
+	Ratio("transport floor: REST p99 with its deliveries vs without", ms(Percentile(floorLoad, 99)), ms(Percentile(floorBase, 99)), "ms")
+	fmt.Printf("     (a server that only writes the same 1,000 frames/s to the same clients: %d delivered; %d x %s phases alternating)\n", floorDelivered, 2*rtFloorPairs, rtPhase)
 	fmt.Printf("   REST p99 per pair (ms, without/with = ratio):")
 	pairRatios := make([]float64, len(base99s))
 	for i := range base99s {
