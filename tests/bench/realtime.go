@@ -238,6 +238,7 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	var baseLat, loadLat []time.Duration // every request of the 3 phases each
 	var baseN, loadN, writes int
 	cpuWith, cpuWithout := map[string]usage{}, map[string]usage{}
+	aybMachine := map[string]float64{}
 	addDelta := func(into, a, b map[string]usage) {
 		for k, v := range b {
 			d := into[k]
@@ -265,8 +266,9 @@ func benchRealtime(ctx context.Context, env *Env) error {
 		if _, err := admin.Exec(ctx, "select ayb.realtime_disable('public.rows')"); err != nil {
 			return err
 		}
-		c0 := cpu()
+		c0, mb0 := cpu(), machineBusy()
 		r, _, err := phase()
+		aybMachine["off"] += (machineBusy() - mb0) / 100
 		if err != nil {
 			return err
 		}
@@ -277,8 +279,9 @@ func benchRealtime(ctx context.Context, env *Env) error {
 			return err
 		}
 		recording.Store(true)
-		c1 := cpu()
+		c1, mb1 := cpu(), machineBusy()
 		r, w, err := phase()
+		aybMachine["on"] += (machineBusy() - mb1) / 100
 		if err != nil {
 			return err
 		}
@@ -309,19 +312,23 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	floorReady.Wait()
 	var floorBase, floorLoad []time.Duration
 	var floorDelivered int64
+	floorMachine, floorServer := map[string]float64{}, map[string]float64{}
 	for range rtFloorPairs {
 		for _, state := range []string{"off", "on"} {
 			if err := sf.set(state); err != nil {
 				sf.stop()
 				return err
 			}
-			d0 := delivered.Load()
+			d0, m0, u0 := delivered.Load(), machineBusy(), usageOf(sf.cmd.Process.Pid)
 			r, _, err := phase()
 			if err != nil {
 				sf.stop()
 				return err
 			}
 			floorDelivered += delivered.Load() - d0
+			busy, u1 := machineBusy()-m0, usageOf(sf.cmd.Process.Pid)
+			floorMachine[state] += busy / 100 // clock ticks -> seconds
+			floorServer[state] += u1.cpu - u0.cpu
 			if state == "on" {
 				floorLoad = append(floorLoad, r.Latencies...)
 			} else {
@@ -424,6 +431,8 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	Ratio("  REST p50, same", ms(Percentile(loadLat, 50)), ms(Percentile(baseLat, 50)), "ms")
 	Ratio("transport floor: REST p99 with its deliveries vs without", ms(Percentile(floorLoad, 99)), ms(Percentile(floorBase, 99)), "ms")
 	fmt.Printf("     (a server that only writes the same 1,000 frames/s to the same clients: %d delivered; %d x %s phases alternating)\n", floorDelivered, 2*rtFloorPairs, rtPhase)
+	fmt.Printf("     machine busy CPU-s without -> with: AYB realtime %.2f -> %.2f (%d phases each); floor %.2f -> %.2f (%d each), floor server %.2f -> %.2f\n",
+		aybMachine["off"], aybMachine["on"], rtPairs, floorMachine["off"], floorMachine["on"], rtFloorPairs, floorServer["off"], floorServer["on"])
 	fmt.Printf("   REST p99 per pair (ms, without/with = ratio):")
 	pairRatios := make([]float64, len(base99s))
 	for i := range base99s {
