@@ -87,13 +87,16 @@ func runFloor(addr, dbURL, sessionID, userID, claims string) error {
 	return http.Serve(ln, mux)
 }
 
-// floorProcess is the floor server in its own process (this binary).
-type floorProcess struct {
+// child is a helper server run from this binary in its own process (the
+// floor servers): env selects which one, as in their init functions.
+type child struct {
 	cmd  *exec.Cmd
 	base string
 }
 
-func startFloor(ctx context.Context, dbURL string, u benchUser) (*floorProcess, error) {
+// startChild starts this binary with env plus addrKey=<a free loopback
+// address>, and waits until up(base) succeeds.
+func startChild(ctx context.Context, addrKey string, env []string, up func(base string) error) (*child, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -101,32 +104,43 @@ func startFloor(ctx context.Context, dbURL string, u benchUser) (*floorProcess, 
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.CommandContext(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), "AYB_BENCH_FLOOR="+addr, "AYB_BENCH_FLOOR_DB="+dbURL,
-		"AYB_BENCH_FLOOR_SESSION="+u.sessionID, "AYB_BENCH_FLOOR_USER="+u.userID, "AYB_BENCH_FLOOR_CLAIMS="+u.claimsJSON)
+	cmd.Env = append(append(os.Environ(), addrKey+"="+addr), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	f := &floorProcess{cmd: cmd, base: "http://" + addr}
+	c := &child{cmd: cmd, base: "http://" + addr}
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		res, err := http.Get(f.base + "/api/collections/msgs/1")
+		err := up(c.base)
 		if err == nil {
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				f.stop()
-				return nil, fmt.Errorf("floor server answered %d", res.StatusCode)
-			}
-			return f, nil
+			return c, nil
 		}
 		if time.Now().After(deadline) {
-			f.stop()
-			return nil, fmt.Errorf("floor server did not start: %w", err)
+			c.stop()
+			return nil, fmt.Errorf("%s did not start: %w", addrKey, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func (f *floorProcess) stop() {
-	_ = f.cmd.Process.Kill()
-	_ = f.cmd.Wait()
+func (c *child) stop() {
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+}
+
+// startFloor runs the floor server for u's session.
+func startFloor(ctx context.Context, dbURL string, u benchUser) (*child, error) {
+	return startChild(ctx, "AYB_BENCH_FLOOR", []string{"AYB_BENCH_FLOOR_DB=" + dbURL,
+		"AYB_BENCH_FLOOR_SESSION=" + u.sessionID, "AYB_BENCH_FLOOR_USER=" + u.userID, "AYB_BENCH_FLOOR_CLAIMS=" + u.claimsJSON},
+		func(base string) error {
+			res, err := http.Get(base + "/api/collections/msgs/1")
+			if err != nil {
+				return err
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("floor server answered %d", res.StatusCode)
+			}
+			return nil
+		})
 }

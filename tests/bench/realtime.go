@@ -315,7 +315,7 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	floorMachine, floorServer := map[string]float64{}, map[string]float64{}
 	for range rtFloorPairs {
 		for _, state := range []string{"off", "on"} {
-			if err := sf.set(state); err != nil {
+			if err := setSSEFloor(sf.base, state); err != nil {
 				sf.stop()
 				return err
 			}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -101,42 +99,14 @@ func runSSEFloor(addr string) error {
 	return http.ListenAndServe(addr, mux)
 }
 
-type sseFloorProcess struct {
-	cmd  *exec.Cmd
-	base string
-}
-
 // startSSEFloor runs the floor in a child process, switched off.
-func startSSEFloor(ctx context.Context) (*sseFloorProcess, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.CommandContext(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), "AYB_BENCH_SSE_FLOOR="+addr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	f := &sseFloorProcess{cmd: cmd, base: "http://" + addr}
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		err := f.set("off")
-		if err == nil {
-			return f, nil
-		}
-		if time.Now().After(deadline) {
-			f.stop()
-			return nil, fmt.Errorf("sse floor did not start: %w", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+func startSSEFloor(ctx context.Context) (*child, error) {
+	return startChild(ctx, "AYB_BENCH_SSE_FLOOR", nil, func(base string) error { return setSSEFloor(base, "off") })
 }
 
-// set switches the floor's deliveries "on" or "off".
-func (f *sseFloorProcess) set(state string) error {
-	res, err := http.Post(f.base+"/"+state, "text/plain", nil)
+// setSSEFloor switches the floor's deliveries "on" or "off".
+func setSSEFloor(base, state string) error {
+	res, err := http.Post(base+"/"+state, "text/plain", nil)
 	if err != nil {
 		return err
 	}
@@ -145,9 +115,4 @@ func (f *sseFloorProcess) set(state string) error {
 		return fmt.Errorf("sse floor: %s answered %d", state, res.StatusCode)
 	}
 	return nil
-}
-
-func (f *sseFloorProcess) stop() {
-	_ = f.cmd.Process.Kill()
-	_ = f.cmd.Wait()
 }
