@@ -224,6 +224,8 @@ type Service struct {
 	needClaims sync.Map
 	claimIDs   claimIDs
 	judgeCalls atomic.Int64
+	// eventsRead counts the log events the hub read.
+	eventsRead atomic.Int64
 	// readersGen moves when a subscriber registers, leaves, goes live or
 	// changes identity; plan is rebuilt then (by the hub goroutine, under
 	// mu; unregister drops it).
@@ -252,6 +254,10 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	}
 	return s, nil
 }
+
+// EventsRead returns how many change events the hub read from the log. An
+// instance with no streams reads none (see drain).
+func (s *Service) EventsRead() int64 { return s.eventsRead.Load() }
 
 // Checks returns how many visibility checks (claims x row image) ran.
 func (s *Service) Checks() int64 { return s.checks.Load() }
@@ -440,8 +446,15 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		s.mu.Lock()
-		from := s.cursor
+		from, idle := s.cursor, len(s.subs) == 0
 		s.mu.Unlock()
+		if idle {
+			skipped, err := s.skip(ctx)
+			if err != nil || skipped {
+				return n, err
+			}
+			continue // a stream opened meanwhile: read as usual
+		}
 		evs, err := s.read(ctx, from, s.opt.BatchSize)
 		if err != nil {
 			return n, err
@@ -450,6 +463,7 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		n += len(evs)
+		s.eventsRead.Add(int64(len(evs)))
 		s.mu.Lock()
 		s.cursor = evs[len(evs)-1].ID
 		plan := s.livePlan()
@@ -461,6 +475,28 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// skip moves the cursor to the horizon without reading the log, when no
+// stream is registered: an instance that serves no realtime clients (one of
+// several behind a load balancer, or any while nobody listens) need not
+// fetch and decode every change's row images. It is what reading and
+// delivering to nobody would do: a stream that registers afterwards starts
+// at the horizon, and every event at or below it committed before the
+// horizon was taken, so before the stream existed. It reports false, having
+// moved nothing, when a stream registered in the meantime.
+func (s *Service) skip(ctx context.Context) (bool, error) {
+	var h int64
+	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&h); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.subs) > 0 {
+		return false, nil
+	}
+	s.cursor = max(s.cursor, h)
+	return true, nil
 }
 
 // event is one row of the log.

@@ -422,6 +422,39 @@ func TestResumeWithLastEventIDGetsEveryMissedEventOnceInOrder(t *testing.T) {
 	r.quiet(t, 300*time.Millisecond)
 }
 
+// An instance with no streams moves past changes without reading them; a
+// stream opened afterwards gets what commits from then on, and one that
+// resumes still gets what it missed.
+func TestInstanceWithoutStreamsReadsNoEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+	b.exec(t, "insert into rows (team_id, body) values (1, 'seen')")
+	last := s.next(t).ID
+	s.close()
+	time.Sleep(500 * time.Millisecond) // the server sees the stream end
+	read := b.svc.EventsRead()
+	for i := range 5 {
+		b.exec(t, "insert into rows (team_id, body) values (1, $1)", fmt.Sprint("unread ", i))
+	}
+	// The hub wakes on each commit and polls every 200ms (instance).
+	time.Sleep(time.Second)
+	require.Equal(t, read, b.svc.EventsRead(), "read the log with no stream to deliver to")
+
+	fresh, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+	b.exec(t, "insert into rows (team_id, body) values (1, 'new')")
+	require.Equal(t, "new", fresh.next(t).Data["record"].(map[string]any)["body"])
+	fresh.quiet(t, 300*time.Millisecond)
+	require.Greater(t, b.svc.EventsRead(), read)
+
+	resumed, _, _ := open(t, b.url, "tables=rows", token(userA), last)
+	for i := range 5 {
+		require.Equal(t, fmt.Sprint("unread ", i), resumed.next(t).Data["record"].(map[string]any)["body"])
+	}
+	require.Equal(t, "new", resumed.next(t).Data["record"].(map[string]any)["body"])
+	resumed.quiet(t, 300*time.Millisecond)
+}
+
 func mustInt(t *testing.T, s string) int64 {
 	t.Helper()
 	var n int64
