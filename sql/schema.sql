@@ -1425,7 +1425,9 @@ begin
     perform pg_advisory_xact_lock_shared(ayb.realtime_lock_base()
       + coalesce(pg_sequence_last_value('ayb.realtime_event_id_seq'), 0));
     perform set_config('ayb.realtime_xact', pg_current_xact_id()::text, true);
-    perform pg_notify('ayb_realtime', '');
+    if not pg_try_advisory_xact_lock(ayb.realtime_signal_key()) then
+      perform pg_notify('ayb_realtime', '');
+    end if;
   end if;
   if tg_op <> 'DELETE' then
     newimg := to_jsonb(new);
@@ -1849,6 +1851,12 @@ begin
     using p_pks;
 end
 $_$;
+
+CREATE FUNCTION ayb.realtime_signal_key() RETURNS bigint
+    LANGUAGE sql IMMUTABLE
+    AS $$ select 4709076360369274880::pg_catalog.int8 $$;
+
+COMMENT ON FUNCTION ayb.realtime_signal_key() IS 'advisory lock key: held shared by each AYB instance that waits for NOTIFY ayb_realtime (see ayb.realtime_capture)';
 
 CREATE FUNCTION ayb.require_session(p_session uuid, p_user uuid, p_now timestamp with time zone) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -2788,6 +2796,12 @@ GRANT ALL ON FUNCTION ayb.realtime_resolve(p_names text[], p_role text) TO ayb_s
 
 REVOKE ALL ON FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.realtime_rows(p_table regclass, p_pks jsonb[]) TO ayb_system;
+
+REVOKE ALL ON FUNCTION ayb.realtime_signal_key() FROM PUBLIC;
+GRANT ALL ON FUNCTION ayb.realtime_signal_key() TO ayb_system;
+GRANT ALL ON FUNCTION ayb.realtime_signal_key() TO anon;
+GRANT ALL ON FUNCTION ayb.realtime_signal_key() TO authenticated;
+GRANT ALL ON FUNCTION ayb.realtime_signal_key() TO service_role;
 
 REVOKE ALL ON FUNCTION ayb.require_session(p_session uuid, p_user uuid, p_now timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION ayb.require_session(p_session uuid, p_user uuid, p_now timestamp with time zone) TO ayb_system;

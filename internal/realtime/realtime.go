@@ -232,6 +232,8 @@ type Service struct {
 	readersGen atomic.Uint64
 	plan       *readerPlan
 	stopped    chan struct{}
+	// gate is held while the hub waits for signals (hub goroutine only).
+	gate *signalGate
 }
 
 // New opens the service's pool and positions it at the log's horizon.
@@ -247,7 +249,8 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	}
 	s := &Service{opt: opt, own: d, pool: d.Pool, subs: map[string]*subscriber{}, subTables: map[string]int{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
-		fanout: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+		fanout: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
+		gate:   &signalGate{url: opt.URL, retry: opt.PollInterval}}
 	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&s.cursor); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("realtime: horizon: %w", err)
@@ -305,8 +308,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opt.PruneInterval > 0 {
 		go s.pruneLoop(ctx)
 	}
-	poll := time.NewTicker(s.opt.PollInterval)
-	defer poll.Stop()
+	gate := s.gate
+	defer gate.drop(nil)
 	var lastRound time.Time // start of the last round that had events
 	for {
 		began := time.Now()
@@ -316,13 +319,29 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		busy := time.Since(began)
 		if n > 0 {
-			lastRound = began
+			lastRound = began // and drain released the gate
+		} else if err == nil && !gate.held && gate.hold(ctx) {
+			continue // waiting from now on: first read what writers that skipped committed
 		}
+		// Waiting: for a signal, or PollInterval at most. Reading in
+		// rounds: until the next round is due (as below), signal or not.
+		next := s.opt.PollInterval
+		if !gate.held {
+			next = max(s.opt.Coalesce, time.Until(lastRound.Add(s.opt.RoundInterval)), min(busy, 200*time.Millisecond))
+		}
+		t := time.NewTimer(next)
+		signalled := false
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
 		case <-s.wake:
-		case <-poll.C:
+			signalled = true
+		case <-t.C:
+		}
+		t.Stop()
+		if !gate.held && !signalled {
+			continue
 		}
 		// Wait at least Coalesce; until RoundInterval after the last round
 		// with events; and at least as long as the last round took (up to
@@ -464,6 +483,9 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 		}
 		n += len(evs)
 		s.eventsRead.Add(int64(len(evs)))
+		// Changes are coming: read in rounds from now on, and let writers
+		// skip their NOTIFY (see signalGate), before this round's work.
+		s.gate.release(ctx)
 		s.mu.Lock()
 		s.cursor = evs[len(evs)-1].ID
 		plan := s.livePlan()

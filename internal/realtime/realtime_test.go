@@ -818,3 +818,83 @@ func TestCheckerBackendsYieldTheCPU(t *testing.T) {
 		require.NotContains(t, autogroup("ayb"), "10", "request backends' autogroups keep their priority")
 	}
 }
+
+// While changes keep coming the hub reads in rounds, and writers skip their
+// NOTIFY (migration 022); nothing is lost, a writer that skipped and
+// commits late is still read in a round, and after a quiet spell the hub
+// waits for signals again. PollInterval is 30 s here, so every event below
+// arrives through a signal or a round, never through the poll.
+func TestWritersSkipNotifyWhileTheHubReadsInRounds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, realtime.Options{PollInterval: 30 * time.Second})
+	s, _, _ := open(t, b.url, "tables=rows", token(userA), "")
+
+	listener := b.db.Admin(t)
+	_, err := listener.Exec(ctx, "listen ayb_realtime")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	signals := 0
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		for {
+			if _, err := listener.WaitForNotification(lctx); err != nil {
+				return
+			}
+			mu.Lock()
+			signals++
+			mu.Unlock()
+		}
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return signals }
+
+	// A steady stream: once the hub has read the first change it reads in
+	// rounds, and the next 40 transactions, 10 ms apart, need not signal.
+	b.exec(t, "insert into rows (team_id, body) values (1, 'first')")
+	require.Equal(t, "first", s.next(t).Data["record"].(map[string]any)["body"])
+	first := count()
+	for i := range 40 {
+		b.exec(t, "insert into rows (team_id, body) values (1, $1)", fmt.Sprint("steady ", i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range 40 {
+		require.Equal(t, fmt.Sprint("steady ", i), s.next(t).Data["record"].(map[string]any)["body"])
+	}
+	require.Less(t, count()-first, 10, "writers notified while the hub read in rounds")
+
+	// A writer that skipped its NOTIFY and commits after the stream went
+	// quiet: the hub cannot go back to waiting before it ends, so a round
+	// reads it.
+	writer := b.db.Admin(t)
+	var late pgx.Tx
+	for attempt := 0; ; attempt++ {
+		require.Less(t, attempt, 50, "no writer got to skip its NOTIFY")
+		b.exec(t, "insert into rows (team_id, body) values (1, $1)", fmt.Sprint("keep busy ", attempt))
+		require.Equal(t, fmt.Sprint("keep busy ", attempt), s.next(t).Data["record"].(map[string]any)["body"])
+		late, err = writer.Begin(ctx)
+		require.NoError(t, err)
+		_, err = late.Exec(ctx, "insert into rows (team_id, body) values (1, 'late')")
+		require.NoError(t, err)
+		var skipped bool
+		require.NoError(t, late.QueryRow(ctx, `select exists (select 1 from pg_locks where pid = pg_backend_pid()
+		  and locktype = 'advisory' and mode = 'ExclusiveLock'
+		  and ((classid::bigint << 32) | objid::bigint) = ayb.realtime_signal_key())`).Scan(&skipped))
+		if skipped {
+			break
+		}
+		require.NoError(t, late.Rollback(ctx))
+	}
+	time.Sleep(500 * time.Millisecond)
+	before := count()
+	require.NoError(t, late.Commit(ctx))
+	require.Equal(t, "late", s.next(t).Data["record"].(map[string]any)["body"])
+	require.Equal(t, before, count(), "the late writer notified")
+
+	// Quiet: the hub waits for signals again, and a lone change signals.
+	time.Sleep(500 * time.Millisecond)
+	b.exec(t, "insert into rows (team_id, body) values (1, 'alone')")
+	require.Equal(t, "alone", s.next(t).Data["record"].(map[string]any)["body"])
+	require.Equal(t, before+1, count(), "a lone change after a quiet spell did not notify")
+	s.quiet(t, 200*time.Millisecond)
+}
