@@ -318,15 +318,20 @@ func (s *Service) Run(ctx context.Context) error {
 			slog.Warn("realtime: read events", "err", err)
 		}
 		busy := time.Since(began)
+		s.mu.Lock()
+		idle := len(s.subs) == 0
+		s.mu.Unlock()
 		if n > 0 {
 			lastRound = began // and drain released the gate
-		} else if err == nil && !gate.held && gate.hold(ctx) {
+		} else if err == nil && !idle && !gate.held && gate.hold(ctx) {
 			continue // waiting from now on: first read what writers that skipped committed
 		}
-		// Waiting: for a signal, or PollInterval at most. Reading in
-		// rounds: until the next round is due (as below), signal or not.
+		// Waiting (or idle, with no stream): for a signal, or PollInterval
+		// at most. Reading in rounds: until the next round is due (as
+		// below), signal or not.
+		rounds := !gate.held && !idle
 		next := s.opt.PollInterval
-		if !gate.held {
+		if rounds {
 			next = max(s.opt.Coalesce, time.Until(lastRound.Add(s.opt.RoundInterval)), min(busy, 200*time.Millisecond))
 		}
 		t := time.NewTimer(next)
@@ -340,7 +345,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
-		if !gate.held && !signalled {
+		if rounds && !signalled {
 			continue
 		}
 		// Wait at least Coalesce; until RoundInterval after the last round
@@ -468,11 +473,12 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 		from, idle := s.cursor, len(s.subs) == 0
 		s.mu.Unlock()
 		if idle {
-			skipped, err := s.skip(ctx)
-			if err != nil || skipped {
-				return n, err
-			}
-			continue // a stream opened meanwhile: read as usual
+			// No stream to deliver to: nothing to read, and no signal
+			// needed (writers may skip NOTIFY as far as this instance
+			// goes). The first stream to register moves the cursor to the
+			// horizon (register).
+			s.gate.release(ctx)
+			return n, nil
 		}
 		evs, err := s.read(ctx, from, s.opt.BatchSize)
 		if err != nil {
@@ -487,7 +493,7 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 		// skip their NOTIFY (see signalGate), before this round's work.
 		s.gate.release(ctx)
 		s.mu.Lock()
-		s.cursor = evs[len(evs)-1].ID
+		s.cursor = max(s.cursor, evs[len(evs)-1].ID) // register may have moved it on
 		plan := s.livePlan()
 		s.mu.Unlock()
 		if len(plan.subs) > 0 {
@@ -497,28 +503,6 @@ func (s *Service) drain(ctx context.Context) (int, error) {
 			return n, nil
 		}
 	}
-}
-
-// skip moves the cursor to the horizon without reading the log, when no
-// stream is registered: an instance that serves no realtime clients (one of
-// several behind a load balancer, or any while nobody listens) need not
-// fetch and decode every change's row images. It is what reading and
-// delivering to nobody would do: a stream that registers afterwards starts
-// at the horizon, and every event at or below it committed before the
-// horizon was taken, so before the stream existed. It reports false, having
-// moved nothing, when a stream registered in the meantime.
-func (s *Service) skip(ctx context.Context) (bool, error) {
-	var h int64
-	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&h); err != nil {
-		return false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.subs) > 0 {
-		return false, nil
-	}
-	s.cursor = max(s.cursor, h)
-	return true, nil
 }
 
 // event is one row of the log.
@@ -560,14 +544,22 @@ func (s *Service) read(ctx context.Context, after int64, limit int) ([]event, er
 
 // register adds a subscriber. With resume it starts after lastID and
 // catches up on its own before going live; otherwise it starts at the
-// current cursor.
-func (s *Service) register(sub *subscriber, resume bool, lastID int64) error {
+// current cursor. horizon is ayb.realtime_horizon() read before the call.
+func (s *Service) register(sub *subscriber, resume bool, lastID, horizon int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
 	case <-s.done:
 		return errors.New("realtime: shutting down")
 	default:
+	}
+	if len(s.subs) == 0 {
+		// With no stream the hub reads nothing (drain): move the cursor
+		// past what committed before this stream, as reading and
+		// delivering to nobody would have; the hub then waits for signals
+		// again.
+		s.cursor = max(s.cursor, horizon)
+		defer s.signal()
 	}
 	if resume {
 		sub.pos = lastID
@@ -593,6 +585,9 @@ func (s *Service) unregister(sub *subscriber) {
 	_, ok := s.subs[sub.id]
 	if ok {
 		delete(s.subs, sub.id)
+		if len(s.subs) == 0 {
+			s.signal() // the hub lets writers skip their NOTIFY
+		}
 		s.readersChanged()
 		// Let go of the plan now rather than at the next event: it holds
 		// every live subscriber, shown rows included.

@@ -422,9 +422,9 @@ func TestResumeWithLastEventIDGetsEveryMissedEventOnceInOrder(t *testing.T) {
 	r.quiet(t, 300*time.Millisecond)
 }
 
-// An instance with no streams moves past changes without reading them; a
-// stream opened afterwards gets what commits from then on, and one that
-// resumes still gets what it missed.
+// An instance with no streams neither reads changes nor asks writers to
+// signal them; a stream opened afterwards gets what commits from then on,
+// and one that resumes still gets what it missed.
 func TestInstanceWithoutStreamsReadsNoEvents(t *testing.T) {
 	t.Parallel()
 	b := setup(t, realtime.Options{})
@@ -433,13 +433,20 @@ func TestInstanceWithoutStreamsReadsNoEvents(t *testing.T) {
 	last := s.next(t).ID
 	s.close()
 	time.Sleep(500 * time.Millisecond) // the server sees the stream end
+	listener := b.db.Admin(t)
+	_, err := listener.Exec(context.Background(), "listen ayb_realtime")
+	require.NoError(t, err)
 	read := b.svc.EventsRead()
 	for i := range 5 {
 		b.exec(t, "insert into rows (team_id, body) values (1, $1)", fmt.Sprint("unread ", i))
 	}
-	// The hub wakes on each commit and polls every 200ms (instance).
+	// The hub polls every 200ms (instance).
 	time.Sleep(time.Second)
 	require.Equal(t, read, b.svc.EventsRead(), "read the log with no stream to deliver to")
+	wctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = listener.WaitForNotification(wctx)
+	require.Error(t, err, "a writer notified though no instance has a stream")
 
 	fresh, _, _ := open(t, b.url, "tables=rows", token(userA), "")
 	b.exec(t, "insert into rows (team_id, body) values (1, 'new')")

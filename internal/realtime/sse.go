@@ -98,11 +98,14 @@ func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
 		}
 		lastID, resume = n, true
 	}
-	var pruned int64
+	var pruned, horizon int64
 	if resume {
 		if err := s.pool.QueryRow(ctx, qPrunedThrough).Scan(&pruned); err != nil {
 			return err
 		}
+	}
+	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&horizon); err != nil {
+		return err
 	}
 	claims, err := id.ClaimsJSON()
 	if err != nil {
@@ -126,7 +129,7 @@ func (s *Service) Stream(w http.ResponseWriter, r *http.Request) error {
 		}
 		lastID = pruned
 	}
-	if err := s.register(sub, resume, lastID); err != nil {
+	if err := s.register(sub, resume, lastID, horizon); err != nil {
 		return apierror.New(apierror.CodeUnavailable, "the server is shutting down")
 	}
 	defer s.unregister(sub)
