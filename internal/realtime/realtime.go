@@ -326,10 +326,10 @@ func (s *Service) Run(ctx context.Context) error {
 		} else if err == nil && !idle && !gate.held && gate.hold(ctx) {
 			continue // waiting from now on: first read what writers that skipped committed
 		}
-		// Waiting (or idle, with no stream): for a signal, or PollInterval
-		// at most. Reading in rounds: until the next round is due (as
-		// below), signal or not.
-		rounds := !gate.held && !idle
+		// Waiting (or idle, with no stream, or the database failing): for
+		// a signal, or PollInterval at most. Reading in rounds: until the
+		// next round is due (as below), signal or not.
+		rounds := !gate.held && !idle && err == nil
 		next := s.opt.PollInterval
 		if rounds {
 			next = max(s.opt.Coalesce, time.Until(lastRound.Add(s.opt.RoundInterval)), min(busy, 200*time.Millisecond))
