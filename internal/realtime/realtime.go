@@ -3,7 +3,8 @@
 //
 // Capture is in SQL (ayb.realtime_enable installs a row trigger that logs
 // each change, with its row images, to ayb.realtime_events and sends one
-// NOTIFY per transaction). Every AYB instance runs one Service: it LISTENs,
+// NOTIFY per transaction while some instance waits for it; see signalGate).
+// Every AYB instance runs one Service: it LISTENs,
 // reads the log below the commit-safe horizon (ayb.realtime_horizon), checks
 // visibility for all of its subscribers in batches (ayb.realtime_check
 // evaluates the table's policies on the logged row image under each
@@ -250,7 +251,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	s := &Service{opt: opt, own: d, pool: d.Pool, subs: map[string]*subscriber{}, subTables: map[string]int{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
 		fanout: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
-		gate:   &signalGate{url: opt.URL, retry: opt.PollInterval}}
+		gate:   &signalGate{cfg: d.Pool.Config().ConnConfig, retry: opt.PollInterval}}
 	if err := s.pool.QueryRow(ctx, qHorizon).Scan(&s.cursor); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("realtime: horizon: %w", err)

@@ -20,7 +20,7 @@ import (
 //
 // Only the hub goroutine uses it (Run and drain).
 type signalGate struct {
-	url      string
+	cfg      *pgx.ConnConfig // the checker pool's; copied per dial
 	conn     *pgx.Conn
 	held     bool
 	retry    time.Duration
@@ -40,12 +40,9 @@ func (g *signalGate) hold(ctx context.Context) bool {
 			return false
 		}
 		g.lastDial = time.Now()
-		cfg, err := pgx.ParseConfig(g.url)
-		if err != nil {
-			slog.Warn("realtime: signal session", "err", err)
-			return false
-		}
+		cfg := g.cfg.Copy()
 		cfg.RuntimeParams["application_name"] = "ayb-realtime-signal"
+		var err error
 		if g.conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("realtime: signal session", "err", err)
