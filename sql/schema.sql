@@ -1731,6 +1731,10 @@ declare
   through bigint;
   n bigint;
 begin
+  if older_than is null or older_than < interval '0' then
+    raise exception 'the retention must not be negative (got %)', coalesce(older_than::text, 'null')
+      using errcode = '22023', hint = 'for example ayb.realtime_prune(''1 hour'')';
+  end if;
   with d as (
     delete from ayb.realtime_events
      where created_at < now - older_than and id <= ayb.realtime_horizon()

@@ -7,6 +7,7 @@ import (
 	"github.com/aybhq/ayb/internal/config"
 	"github.com/aybhq/ayb/internal/job"
 	"github.com/aybhq/ayb/internal/matview"
+	"github.com/aybhq/ayb/internal/realtime"
 )
 
 // startJobs starts this instance's job workers and cron scheduler
@@ -29,6 +30,9 @@ func startJobs(ctx context.Context, cfg config.Config, rt *Runtime) (*job.Servic
 		},
 	})
 	matview.RegisterJob(svc.Registry, rt.DB)
+	// Registered whether or not this instance serves realtime: tables keep
+	// capturing changes while no instance streams them.
+	realtime.RegisterPruneJob(svc.Registry, rt.DB, cfg.Realtime.Retention.Duration)
 	if err := svc.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -60,7 +60,6 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 			URL:                  rt.URL,
 			PoolSize:             cfg.Realtime.PoolSize,
 			Listener:             rt.DB,
-			Retention:            cfg.Realtime.Retention.Duration,
 			Heartbeat:            cfg.Realtime.Heartbeat.Duration,
 			SessionCheckInterval: cfg.Realtime.SessionCheckInterval.Duration,
 			Buffer:               cfg.Realtime.Buffer,

@@ -137,7 +137,7 @@ type Jobs struct {
 
 type Realtime struct {
 	Enabled              bool     `toml:"enabled" doc:"serve /api/realtime (SSE change streams)"`
-	Retention            Duration `toml:"retention" doc:"how long change events stay replayable with Last-Event-ID"`
+	Retention            Duration `toml:"retention" doc:"how long change events stay replayable with Last-Event-ID (the realtime.prune job of whichever instance runs it uses its own: set it alike everywhere)"`
 	PoolSize             int32    `toml:"pool_size" doc:"connections for visibility checks (separate from the REST pool)"`
 	Heartbeat            Duration `toml:"heartbeat" doc:"interval of SSE keep-alive comments"`
 	SessionCheckInterval Duration `toml:"session_check_interval" doc:"how often a stream re-checks that its session (or API key) is live"`

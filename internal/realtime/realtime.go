@@ -10,7 +10,8 @@
 // evaluates the table's policies on the logged row image under each
 // subscriber's role and claims), and writes the visible events to its own
 // clients. Event ids are the log's ids, so a client resumes on any instance
-// with Last-Event-ID.
+// with Last-Event-ID, within the retention: the job queue prunes the log
+// (PruneKind, scheduled every minute).
 package realtime
 
 import (
@@ -44,8 +45,6 @@ var (
 	qHorizon string
 	//go:embed queries/pruned_through.sql
 	qPrunedThrough string
-	//go:embed queries/prune.sql
-	qPrune string
 	//go:embed queries/resolve.sql
 	qResolve string
 	//go:embed queries/columns.sql
@@ -125,10 +124,6 @@ type Options struct {
 	Sessions SessionChecker
 	// Keys re-checks API keys at SessionCheckInterval; nil skips it.
 	Keys KeyChecker
-	// Retention is how long events stay replayable (default 1h).
-	Retention time.Duration
-	// PruneInterval is how often this instance prunes (default 1m; <0 never).
-	PruneInterval time.Duration
 	// Heartbeat is the SSE comment interval (default 15s).
 	Heartbeat time.Duration
 	// SessionCheckInterval is how often each stream re-checks its session
@@ -166,12 +161,6 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.PoolSize <= 0 {
 		o.PoolSize = 3
-	}
-	if o.Retention <= 0 {
-		o.Retention = time.Hour
-	}
-	if o.PruneInterval == 0 {
-		o.PruneInterval = time.Minute
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
@@ -306,9 +295,6 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	go s.listen(ctx)
 	go s.checkCredentials(ctx)
-	if s.opt.PruneInterval > 0 {
-		go s.pruneLoop(ctx)
-	}
 	gate := s.gate
 	defer gate.drop(nil)
 	var lastRound time.Time // start of the last round that had events
@@ -420,28 +406,6 @@ func failUnconfirmed(ctx context.Context, groups map[string][]*subscriber,
 		if !good[id] {
 			for _, sub := range l {
 				sub.fail(reason)
-			}
-		}
-	}
-}
-
-// Prune deletes events older than the retention now (the ticker calls it).
-func (s *Service) Prune(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.pool.QueryRow(ctx, qPrune, s.opt.Retention.String()).Scan(&n)
-	return n, err
-}
-
-func (s *Service) pruneLoop(ctx context.Context) {
-	t := time.NewTicker(s.opt.PruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("realtime: prune", "err", err)
 			}
 		}
 	}

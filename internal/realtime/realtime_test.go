@@ -180,6 +180,7 @@ type sse struct {
 	resp   *http.Response
 	events chan sseEvent
 	conn   string // the connection id from the connected event
+	resets []sseEvent
 }
 
 type sseEvent struct {
@@ -232,6 +233,10 @@ func open(t *testing.T, base, query, tok, lastID string) (*sse, int, string) {
 		}
 	}()
 	first := s.next(t)
+	for first.Event == "reset" { // sent before connected when a resume lost events
+		s.resets = append(s.resets, first)
+		first = s.next(t)
+	}
 	require.Equal(t, "connected", first.Event)
 	s.conn, _ = first.Data["connection"].(string)
 	return s, http.StatusOK, ""

@@ -1,7 +1,7 @@
 -- Realtime capture and visibility, as anon, a member (owner of the
 -- membership), another user and service_role.
 begin;
-select plan(25);
+select plan(27);
 
 create table public.rt_members (team_id int, user_id uuid, primary key (team_id, user_id));
 create table public.rt_rows (id int primary key, team_id int, body text, secret text);
@@ -87,6 +87,9 @@ select is(ayb.realtime_columns('public.rt_rows', 'authenticated'), array['id', '
 -- Pruning.
 select ok(ayb.realtime_prune('0 seconds', now() + interval '1 hour') >= 0, 'prune runs');
 select ok(ayb.realtime_pruned_through() >= 0, 'pruned_through is tracked');
+select throws_ok($$select ayb.realtime_prune('-1 hour')$$, '22023', null, 'a negative retention is refused');
+select is((select kind || ' ' || cron from ayb.schedules where name = 'ayb.realtime.prune'), 'realtime.prune @every 1m',
+  'a schedule prunes the log every minute');
 select lives_ok($$select ayb.realtime_disable('public.rt_rows')$$, 'disable removes capture');
 
 select * from finish();
