@@ -191,6 +191,11 @@ func (s *Service) deliver(ctx context.Context, evs []event, p *readerPlan) {
 			}
 		}
 	}
+	written := make([]*subscriber, len(order))
+	for n, i := range order {
+		written[n] = subs[i]
+	}
+	s.writeRound(written)
 	changed := make(map[string]bool, len(tables))
 	for _, t := range tables {
 		changed[t] = true
@@ -211,7 +216,7 @@ func (s *Service) emit(sub *subscriber, w *view, e event, idx, primary, old int,
 			b, _ = json.Marshal(w.message(e, rec, oldRec))
 			enc[k] = b
 		}
-		sub.sendEncoded(e.ID, b)
+		sub.queueEncoded(e.ID, b)
 	}
 	seesNew := w.sees(primary)
 	switch e.Op {
@@ -240,14 +245,14 @@ func (s *Service) emit(sub *subscriber, w *view, e event, idx, primary, old int,
 		oldPK := pickPK(e.OldRecord, w.sn.sub.pkCols)
 		oldKey := pkKey(oldPK)
 		if seesOld || sub.wasShown(w.sn.sub.table, oldKey) {
-			sub.sendLeave(w.sn.sub.name, project(oldPK, w.cols))
+			sub.sendLeave(w.sn.sub.name, project(oldPK, w.cols), false)
 			sub.unmarkShown(w.sn.sub.table, oldKey)
 		}
 	case "delete":
 		if seesNew {
 			send(nil, e.OldRecord)
 		} else if sub.wasShown(w.sn.sub.table, key) {
-			sub.sendLeave(w.sn.sub.name, project(e.PK, w.cols))
+			sub.sendLeave(w.sn.sub.name, project(e.PK, w.cols), false)
 		}
 		sub.unmarkShown(w.sn.sub.table, key)
 	}
@@ -525,7 +530,7 @@ func (s *Service) recheck(ctx context.Context, subs []*subscriber, changed map[s
 			for _, k := range ks {
 				i, ok := imgIdx[k]
 				if !ok || !v.view(sn).sees(i) {
-					o.sub.sendLeave(sn.sub.name, project(o.shown[k], cols))
+					o.sub.sendLeave(sn.sub.name, project(o.shown[k], cols), true)
 					o.sub.unmarkShown(table, k)
 				}
 			}

@@ -848,8 +848,10 @@ func TestWritersSkipNotifyWhileTheHubReadsInRounds(t *testing.T) {
 	var mu sync.Mutex
 	signals := 0
 	lctx, stop := context.WithCancel(ctx)
-	defer stop()
+	done := make(chan struct{})
+	defer func() { stop(); <-done }() // before the listener's cleanup closes it
 	go func() {
+		defer close(done)
 		for {
 			if _, err := listener.WaitForNotification(lctx); err != nil {
 				return
@@ -909,4 +911,41 @@ func TestWritersSkipNotifyWhileTheHubReadsInRounds(t *testing.T) {
 	require.Equal(t, "alone", s.next(t).Data["record"].(map[string]any)["body"])
 	require.Equal(t, before+1, count(), "a lone change after a quiet spell did not notify")
 	s.quiet(t, 200*time.Millisecond)
+}
+
+// A client that stops reading holds up nobody else: a round's writer
+// blocked on its full socket hands the round's other streams to their own
+// goroutines, and later rounds go around it.
+func TestStalledClientDoesNotHoldUpOthers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realtime.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/api/realtime?tables=rows", nil)
+	req.Header.Set("Authorization", "Bearer "+token(userA))
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}}
+	stalled, err := client.Do(req)
+	require.NoError(t, err)
+	defer stalled.Body.Close() // never read
+	other, _, _ := open(t, b.url, "tables=rows", token(userC), "")
+	// Fill every buffer between the server and the stalled client.
+	big := strings.Repeat("x", 128<<10)
+	for range 48 {
+		b.exec(t, "insert into rows (team_id, body) values (1, $1)", big)
+	}
+	for range 48 {
+		require.Equal(t, big, other.next(t).Data["record"].(map[string]any)["body"])
+	}
+	for i := range 5 {
+		start := time.Now()
+		b.exec(t, "insert into rows (team_id, body) values (1, $1)", fmt.Sprint("small ", i))
+		require.Equal(t, fmt.Sprint("small ", i), other.next(t).Data["record"].(map[string]any)["body"])
+		require.Less(t, time.Since(start), 3*time.Second, "held up behind the stalled client")
+	}
 }

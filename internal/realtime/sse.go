@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -170,9 +171,11 @@ const streamWriteTimeout = time.Minute
 // server's CPU).
 const deadlineRefresh = 5 * time.Second
 
-// fanoutHold is the longest a flush keeps its fan-out slot: a write to a
-// healthy client takes microseconds; one that blocks gives the slot back
-// and finishes on its own.
+// fanoutHold is how long a round's writer may spend on one stream, and a
+// fallback write its fan-out slot, before the rest go on without it: a
+// write to a healthy client takes microseconds; one that blocks (the
+// client stopped reading and the kernel's buffer for it is full) waits up
+// to streamWriteTimeout and must not hold up the other streams.
 const fanoutHold = 5 * time.Millisecond
 
 // streamWriter is one stream's response and its current write deadline.
@@ -184,11 +187,9 @@ type streamWriter struct {
 
 // flushFrames writes frames to a stream and flushes them. With fanout it
 // first takes one of the service's fan-out slots (GOMAXPROCS-1 of them, at
-// least one): a check round that wakes hundreds of streams then writes to
-// them a few at a time instead of on every P at once, so request
-// goroutines keep a P. Measured in `make bench` (1,000 subscribers, REST
-// at 400 req/s): REST requests that overlapped a round's fan-out had a p99
-// of ~21 ms against ~6 ms for the rest.
+// least one), so streams woken together write a few at a time instead of
+// on every P at once and request goroutines keep a P; a write that blocks
+// gives its slot back after fanoutHold.
 func (s *Service) flushFrames(sw *streamWriter, fs []frame, fanout bool) bool {
 	if fanout {
 		s.fanout <- struct{}{}
@@ -196,6 +197,10 @@ func (s *Service) flushFrames(sw *streamWriter, fs []frame, fanout bool) bool {
 		t := time.AfterFunc(fanoutHold, release)
 		defer func() { t.Stop(); release() }()
 	}
+	return sw.write(fs)
+}
+
+func (sw *streamWriter) write(fs []frame) bool {
 	for _, f := range fs {
 		sw.arm()
 		if _, err := sw.w.Write(f.encode()); err != nil {
@@ -204,6 +209,83 @@ func (s *Service) flushFrames(sw *streamWriter, fs []frame, fanout bool) bool {
 	}
 	sw.arm()
 	return sw.rc.Flush() == nil
+}
+
+// writeRound writes what a round queued to its streams, one stream after
+// another from one goroutine, rather than waking each stream's goroutine
+// to write its own: a round that reaches hundreds of streams then costs a
+// write each, not also two goroutine wake-ups each (one for the stream,
+// one for its fan-out slot), and leaves the other Ps to requests. A write
+// that blocks for fanoutHold hands the streams not yet written to their
+// own goroutines (see round.check).
+func (s *Service) writeRound(subs []*subscriber) {
+	if len(subs) == 0 {
+		return
+	}
+	r := &round{subs: subs}
+	r.watch = time.AfterFunc(fanoutHold, r.check)
+	go r.run()
+}
+
+// round is one round's streams being written.
+type round struct {
+	subs  []*subscriber
+	next  atomic.Int64 // the next index to write; claimed by Add
+	done  atomic.Int64 // streams written
+	seen  int64        // done at check's last look (check only)
+	watch *time.Timer
+}
+
+func (r *round) run() {
+	for {
+		i := r.next.Add(1) - 1
+		if i >= int64(len(r.subs)) {
+			r.watch.Stop()
+			return
+		}
+		r.subs[i].writeQueued()
+		r.done.Add(1)
+	}
+}
+
+// check runs every fanoutHold while the round is written. If no stream
+// was written since its last look, the writer is blocked on one: the
+// streams not yet claimed are signalled, and their goroutines write them
+// (each stream's frames go out in order whoever writes them: see
+// writeQueued).
+func (r *round) check() {
+	d := r.done.Load()
+	if d >= int64(len(r.subs)) {
+		return
+	}
+	if d == r.seen {
+		from := min(r.next.Swap(int64(len(r.subs))), int64(len(r.subs)))
+		for _, sub := range r.subs[from:] {
+			sub.signal()
+		}
+		return
+	}
+	r.seen = d
+	r.watch.Reset(fanoutHold)
+}
+
+// writeQueued writes the stream's queued frames, unless its own goroutine
+// is writing (a heartbeat, or frames it was signalled for): then that
+// goroutine is signalled to write them next. Frames are taken from the
+// queue and written under wmu, so they reach the client in queue order.
+func (sub *subscriber) writeQueued() {
+	if !sub.wmu.TryLock() {
+		sub.signal()
+		return
+	}
+	defer sub.wmu.Unlock()
+	if sub.sw == nil {
+		return // the stream has ended
+	}
+	sub.spare = sub.take(sub.spare)
+	if len(sub.spare) > 0 && !sub.sw.write(sub.spare) {
+		sub.fail(closeError)
+	}
 }
 
 // arm gives the next write at least streamWriteTimeout-deadlineRefresh,
@@ -231,21 +313,36 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 	}
 	armExpiry()
 	sw := &streamWriter{w: w, rc: rc}
+	sub.wmu.Lock()
+	sub.sw = sw
+	sub.wmu.Unlock()
 	// The connection may serve another request once the stream ends.
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
-	var spare []frame // the frames last written, reused as the next queue
+	defer func() {
+		sub.wmu.Lock()
+		sub.sw = nil
+		sub.wmu.Unlock()
+		_ = rc.SetWriteDeadline(time.Time{})
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sub.ready:
 			// Everything queued so far, in one flush.
-			spare = sub.take(spare)
-			if !s.flushFrames(sw, spare, true) {
+			// Everything queued so far, in one flush (frames queued
+			// without a round writer, or that it handed over).
+			sub.wmu.Lock()
+			sub.spare = sub.take(sub.spare)
+			ok := len(sub.spare) == 0 || s.flushFrames(sw, sub.spare, true)
+			sub.wmu.Unlock()
+			if !ok {
 				return
 			}
 		case <-beat.C:
-			if !s.flushFrames(sw, []frame{{comment: "ping"}}, false) {
+			sub.wmu.Lock()
+			ok := s.flushFrames(sw, []frame{{comment: "ping"}}, false)
+			sub.wmu.Unlock()
+			if !ok {
 				return
 			}
 		case <-sub.renewed:
@@ -258,7 +355,9 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 			reason := sub.closeReason()
 			b, _ := json.Marshal(map[string]any{"reason": reason,
 				"resumable": reason == closeSlow || reason == closeShutdown || reason == closeError})
+			sub.wmu.Lock()
 			s.flushFrames(sw, append(sub.take(nil), frame{event: "close", data: b}), false)
+			sub.wmu.Unlock()
 			return
 		}
 	}

@@ -48,6 +48,13 @@ type subscriber struct {
 	queue  []frame
 	buffer int
 	ready  chan struct{}
+	// wmu is held while writing to the stream, by the stream's goroutine
+	// or a round's writer; sw is the stream's response while its handler
+	// runs (nil after), spare the frames last written, reused as the
+	// queue's next store.
+	wmu   sync.Mutex
+	sw    *streamWriter
+	spare []frame
 
 	// guarded by Service.mu
 	live bool
@@ -156,8 +163,10 @@ func (s *subscriber) closeReason() string {
 }
 
 // send queues a frame; a full buffer disconnects the client (it resumes
-// with Last-Event-ID) rather than silently dropping the event.
-func (s *subscriber) send(f frame) {
+// with Last-Event-ID) rather than silently dropping the event. With signal
+// the stream's goroutine is woken to write it; without, a round's writer
+// will (see Service.writeRound).
+func (s *subscriber) send(f frame, signal bool) {
 	if s.isClosed() {
 		return
 	}
@@ -172,6 +181,13 @@ func (s *subscriber) send(f frame) {
 	if f.id > 0 {
 		s.advance(f.id)
 	}
+	if signal {
+		s.signal()
+	}
+}
+
+// signal wakes the stream's goroutine to write what is queued.
+func (s *subscriber) signal() {
 	select {
 	case s.ready <- struct{}{}:
 	default:
@@ -189,16 +205,19 @@ func (s *subscriber) take(spare []frame) []frame {
 	return fs
 }
 
-// sendEncoded queues an event already encoded as JSON (shared, read-only).
-func (s *subscriber) sendEncoded(id int64, b []byte) {
-	s.send(frame{id: id, data: b})
+// queueEncoded queues an event already encoded as JSON (shared,
+// read-only) for the round's writer (see Service.writeRound): the stream's
+// goroutine is not woken.
+func (s *subscriber) queueEncoded(id int64, b []byte) {
+	s.send(frame{id: id, data: b}, false)
 }
 
 // sendLeave tells the client a row it was shown is no longer visible. It
-// carries no id: it does not move the resume position.
-func (s *subscriber) sendLeave(table string, pk map[string]any) {
+// carries no id: it does not move the resume position. With signal false
+// it is queued for the round's writer.
+func (s *subscriber) sendLeave(table string, pk map[string]any, signal bool) {
 	b, _ := json.Marshal(Message{Table: table, Op: "leave", PK: pk, Record: pk})
-	s.send(frame{data: b})
+	s.send(frame{data: b}, signal)
 }
 
 func (s *subscriber) markShown(table, key string, pk map[string]any) {
