@@ -328,9 +328,8 @@ func (s *Service) pump(ctx context.Context, w http.ResponseWriter, rc *http.Resp
 		case <-ctx.Done():
 			return
 		case <-sub.ready:
-			// Everything queued so far, in one flush.
-			// Everything queued so far, in one flush (frames queued
-			// without a round writer, or that it handed over).
+			// Everything queued so far, in one flush: frames queued
+			// outside a round, or that a round's writer handed over.
 			sub.wmu.Lock()
 			sub.spare = sub.take(sub.spare)
 			ok := len(sub.spare) == 0 || s.flushFrames(sw, sub.spare, true)
