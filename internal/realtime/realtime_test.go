@@ -611,6 +611,19 @@ func TestTokenExpiryClosesUnlessHandedOver(t *testing.T) {
 	}
 }
 
+// tinyWindowClient dials with a 4 KB socket receive buffer, so a stream it
+// does not read fills the kernel's buffers quickly; *conn is the socket.
+func tinyWindowClient(conn **net.TCPConn) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+			*conn = tc
+		}
+		return c, err
+	}}}
+}
+
 func TestSlowClientIsDisconnectedWithResumableReason(t *testing.T) {
 	t.Parallel()
 	b := setup(t, realtime.Options{Buffer: 4})
@@ -621,15 +634,7 @@ func TestSlowClientIsDisconnectedWithResumableReason(t *testing.T) {
 	// A client with a tiny socket receive buffer that never reads: the
 	// kernel's buffers fill, then the stream's own.
 	var conn *net.TCPConn
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4096)
-			conn = tc
-		}
-		return c, err
-	}}}
-	resp, err := client.Do(req)
+	resp, err := tinyWindowClient(&conn).Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	// More than any loopback socket buffers hold (tcp_wmem max is 4 MB).
@@ -923,14 +928,8 @@ func TestStalledClientDoesNotHoldUpOthers(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/api/realtime?tables=rows", nil)
 	req.Header.Set("Authorization", "Bearer "+token(userA))
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4096)
-		}
-		return c, err
-	}}}
-	stalled, err := client.Do(req)
+	var conn *net.TCPConn
+	stalled, err := tinyWindowClient(&conn).Do(req)
 	require.NoError(t, err)
 	defer stalled.Body.Close() // never read
 	other, _, _ := open(t, b.url, "tables=rows", token(userC), "")
