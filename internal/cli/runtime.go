@@ -63,7 +63,7 @@ func Connect(ctx context.Context, cfg config.Config, migrateUp bool, progress fu
 		}
 		rt.URL = u
 	}
-	d, err := db.Open(ctx, rt.URL, db.PoolOptions{MaxConns: cfg.Database.MaxConns})
+	d, err := db.Open(ctx, rt.URL, db.PoolOptions{MaxConns: cfg.Database.MaxConns, Multiplex: cfg.Database.Multiplex})
 	if err != nil {
 		rt.Close()
 		return nil, err

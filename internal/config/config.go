@@ -55,13 +55,14 @@ type Server struct {
 }
 
 type Database struct {
-	URL      string `toml:"url" secret:"true" doc:"use an existing database instead of a managed one"`
-	AdminURL string `toml:"admin_url" secret:"true" doc:"role for migrations (defaults to url)"`
-	DataDir  string `toml:"data_dir" doc:"managed PostgreSQL data directory"`
-	Port     int    `toml:"port" doc:"managed PostgreSQL port on 127.0.0.1 (0 = pick a free one)"`
-	Name     string `toml:"name" doc:"managed database name"`
-	OSUser   string `toml:"os_user" doc:"OS user that runs managed PostgreSQL when AYB runs as root"`
-	MaxConns int32  `toml:"max_conns" doc:"connection pool size"`
+	URL       string `toml:"url" secret:"true" doc:"use an existing database instead of a managed one"`
+	AdminURL  string `toml:"admin_url" secret:"true" doc:"role for migrations (defaults to url)"`
+	DataDir   string `toml:"data_dir" doc:"managed PostgreSQL data directory"`
+	Port      int    `toml:"port" doc:"managed PostgreSQL port on 127.0.0.1 (0 = pick a free one)"`
+	Name      string `toml:"name" doc:"managed database name"`
+	OSUser    string `toml:"os_user" doc:"OS user that runs managed PostgreSQL when AYB runs as root"`
+	MaxConns  int32  `toml:"max_conns" doc:"connection pool size"`
+	Multiplex int    `toml:"multiplex" doc:"connections (beside the pool) that carry many concurrent read requests each, pipelined (0 = every read takes a pool connection)"`
 }
 
 type Log struct {
@@ -157,7 +158,7 @@ func Defaults() Config {
 			CORSOrigins:     []string{},
 			TrustedProxies:  []string{},
 		},
-		Database: Database{DataDir: "./.ayb/pg", Name: "ayb", MaxConns: 8},
+		Database: Database{DataDir: "./.ayb/pg", Name: "ayb", MaxConns: 8, Multiplex: 2},
 		Log:      Log{Level: "info", Format: "text"},
 		Auth: Auth{
 			Audience:          "authenticated",

@@ -64,11 +64,7 @@ func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) er
 	if c := id.Session; c != nil {
 		b.Queue(requireSessionSQL, c.ID, c.UserID, c.At)
 	}
-	if id.ReadOnly {
-		b.Queue("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)", id.Role, string(claims))
-	} else {
-		b.Queue("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", id.Role, string(claims))
-	}
+	b.Queue(setupSQL(id.ReadOnly), id.Role, string(claims))
 	for _, q := range qs {
 		b.Queue(q.SQL, q.Args...)
 	}
@@ -88,6 +84,58 @@ func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) er
 		return Translate(err)
 	}
 	return nil
+}
+
+// Read is InBatch for requests that only read: the transaction is read
+// only (as PostgREST runs GETs), and when the DB multiplexes
+// (PoolOptions.Multiplex) the request shares a connection and a network
+// write with the other reads in flight instead of taking a pool connection
+// of its own. It falls back to the pool when every multiplexing connection
+// is stalled on a slow batch, or its connection broke before the answer.
+func (d *DB) Read(ctx context.Context, id identity.Identity, qs ...*Query) error {
+	id.ReadOnly = true
+	if d.mux == nil {
+		return d.InBatch(ctx, id, qs...)
+	}
+	if !apiRoles[id.Role] {
+		return apierror.Internal(fmt.Errorf("db: refusing to run a request as role %q", id.Role))
+	}
+	claims, err := id.ClaimsJSON()
+	if err != nil {
+		return apierror.Internal(fmt.Errorf("db: encode claims: %w", err))
+	}
+	j := jobPool.Get().(*muxJob)
+	j.state.Store(jobQueued)
+	j.stmts, j.qs, j.sess, j.divert, j.err = j.stmts[:0], qs, id.Session != nil, false, nil
+	if c := id.Session; c != nil {
+		j.stmts = append(j.stmts, muxStmt{requireSessionSQL, []any{c.ID, c.UserID, c.At}})
+	}
+	j.stmts = append(j.stmts, muxStmt{setupSQL(true), []any{id.Role, string(claims)}})
+	for _, q := range qs {
+		j.stmts = append(j.stmts, muxStmt{q.SQL, q.Args})
+	}
+	switch d.mux.submit(ctx, j) {
+	case abandoned: // j is still in the queue: not recycled
+		return Translate(ctx.Err())
+	case runOnPool:
+		recycle(j)
+		return d.InBatch(ctx, id, qs...)
+	}
+	err = j.err
+	recycle(j)
+	if err != nil {
+		return Translate(err)
+	}
+	return nil
+}
+
+// setupSQL takes the request's role and claims (and read-only mode) for the
+// rest of the implicit transaction.
+func setupSQL(readOnly bool) string {
+	if readOnly {
+		return "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)"
+	}
+	return "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)"
 }
 
 func readBatch(br pgx.BatchResults, sessionCheck bool, qs []*Query) error {

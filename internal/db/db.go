@@ -25,7 +25,8 @@ type DB struct {
 	Pool *pgxpool.Pool
 
 	listenOnce sync.Once
-	listener   *listener // the shared LISTEN connection (see Listen)
+	listener   *listener    // the shared LISTEN connection (see Listen)
+	mux        *multiplexer // nil unless PoolOptions.Multiplex (see Read)
 }
 
 // PoolOptions tunes the pool. Zero values take defaults.
@@ -36,6 +37,9 @@ type PoolOptions struct {
 	AppName string
 	// AfterConnect runs on each new connection before the pool uses it.
 	AfterConnect func(ctx context.Context, conn *pgx.Conn) error
+	// Multiplex is how many connections of their own carry DB.Read's
+	// requests, many at a time (0: each takes a pool connection).
+	Multiplex int
 }
 
 // Open connects a pool to url. On these 2-core machines throughput falls past
@@ -70,7 +74,11 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	return &DB{Pool: pool}, nil
+	d := &DB{Pool: pool}
+	if opt.Multiplex > 0 {
+		d.mux = newMultiplexer(cfg.ConnConfig, cfg.AfterConnect, opt.Multiplex)
+	}
+	return d, nil
 }
 
 // Close stops the shared listener, if it started, and closes the pool.
@@ -81,6 +89,9 @@ func (d *DB) Close() {
 		d.listener = &listener{subs: map[string][]*Subscription{}, stop: func() {}, done: done}
 	})
 	d.listener.close()
+	if d.mux != nil {
+		d.mux.close()
+	}
 	d.Pool.Close()
 }
 

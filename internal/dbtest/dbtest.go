@@ -188,7 +188,7 @@ func New(t testing.TB) *DB {
 	} else {
 		d.URL = d.AdminURL
 	}
-	pool, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: 8})
+	pool, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: 8, Multiplex: 2})
 	if err != nil {
 		t.Fatalf("dbtest: open pool: %v", err)
 	}

@@ -336,7 +336,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	q.whereKey(rel, sp.alias, keys)
 	var row string
 	dq := &db.Query{SQL: q.b.String(), Args: q.args, Dest: []any{&row}}
-	if err := h.db.InBatch(r.Context(), id, dq); err != nil {
+	if err := h.db.Read(r.Context(), id, dq); err != nil {
 		return err
 	}
 	if !dq.Found {
@@ -621,7 +621,7 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) error {
 	if !skipTotal {
 		stmts = append(stmts, &db.Query{SQL: "select count(*)" + from + where.b.String(), Args: where.args, Dest: []any{&count}})
 	}
-	if err := h.db.InBatch(r.Context(), id, stmts...); err != nil {
+	if err := h.db.Read(r.Context(), id, stmts...); err != nil {
 		return err
 	}
 	resp := listResponse{Page: page, PerPage: perPage, TotalItems: count, TotalPages: -1, Items: json.RawMessage(items)}

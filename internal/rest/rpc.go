@@ -131,13 +131,13 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 		call()
 		q.w(" as _f")
 	}
-	callID := id
-	if f.Volatility != "v" {
-		callID.ReadOnly = true
-	}
 	var out *string
 	dq := &db.Query{SQL: q.b.String(), Args: q.args, Dest: []any{&out}}
-	if err := h.db.InBatch(r.Context(), callID, dq); err != nil {
+	run := h.db.InBatch
+	if f.Volatility != "v" {
+		run = h.db.Read // a stable or immutable function only reads
+	}
+	if err := run(r.Context(), id, dq); err != nil {
 		return err
 	}
 	if f.ReturnKind == "void" {

@@ -1,0 +1,448 @@
+package db
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The multiplexer carries the read requests of many callers on a few
+// connections of its own. Each connection's loop takes every request
+// waiting in the shared queue, writes all their pipelines in one write,
+// each ending in its own Sync (so each is its own implicit transaction,
+// with its own role and claims, and an error in one skips only to its own
+// Sync), and reads the results back in order. Postgres then wakes once per
+// batch instead of once per request, and the server writes and reads once
+// per batch: on the 2-core bench machine that is most of what a GET by key
+// costs beyond the query itself (a perf profile puts half the server's time
+// in the kernel, waking the backend and being woken). Npgsql's
+// "Multiplexing" mode and auto-pipelining Redis clients do the same.
+//
+// Only read-only requests are multiplexed (DB.Read): they take no locks a
+// writer holds for long, so one request seldom waits on another, and one
+// whose connection broke can run again on the pool. A request still waits
+// for the requests ahead of it in its batch; the batch size is capped, and
+// when every multiplexing connection has had a batch in flight for longer
+// than muxHold, waiting requests (and new ones) take pool connections
+// instead, so a slow query holds up at most its own batch.
+type multiplexer struct {
+	cfg   *pgx.ConnConfig
+	after func(context.Context, *pgx.Conn) error
+	jobs  chan *muxJob
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	n     int32
+	// stalled counts the loops whose batch has been in flight longer than
+	// hold; when it reaches n, requests go to the pool.
+	stalled atomic.Int32
+	hold    time.Duration
+	// stmtCap bounds the statements each connection keeps prepared.
+	stmtCap int
+}
+
+const (
+	muxMaxBatch = 16
+	muxQueue    = 1024
+	muxHold     = 5 * time.Millisecond
+	muxStmtCap  = 256
+)
+
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobAbandoned
+)
+
+type muxJob struct {
+	state atomic.Int32
+	// stmts are the statements of the request: the session check (when
+	// sess), the setup, then one per query.
+	stmts []muxStmt
+	sess  bool
+	qs    []*Query
+	// sent is how many of stmts went out (an argument that fails to encode
+	// stops the rest); err is the first error; divert asks the caller to run
+	// the request on the pool instead.
+	sent   int
+	sds    []*pgconn.StatementDescription
+	err    error
+	divert bool
+	done   chan struct{} // one value when the job is finished or diverted
+}
+
+type muxStmt struct {
+	sql  string
+	args []any
+}
+
+var jobPool = sync.Pool{New: func() any { return &muxJob{done: make(chan struct{}, 1)} }}
+
+// recycle returns a finished job to jobPool, dropping what it referenced.
+func recycle(j *muxJob) {
+	clear(j.stmts)
+	clear(j.sds)
+	j.qs, j.err = nil, nil
+	jobPool.Put(j)
+}
+
+func newMultiplexer(cfg *pgx.ConnConfig, after func(context.Context, *pgx.Conn) error, conns int) *multiplexer {
+	m := &multiplexer{cfg: cfg, after: after, jobs: make(chan *muxJob, muxQueue), quit: make(chan struct{}),
+		n: int32(conns), hold: muxHold, stmtCap: muxStmtCap}
+	for i := 0; i < conns; i++ {
+		m.wg.Add(1)
+		go m.loop()
+	}
+	return m
+}
+
+// close stops the loops, closes their connections and sends every request
+// still waiting to the pool.
+func (m *multiplexer) close() {
+	close(m.quit)
+	m.wg.Wait()
+	m.divertQueued()
+}
+
+// outcome is what became of a submitted job.
+type outcome int
+
+const (
+	ranHere   outcome = iota // it ran on a multiplexing connection: j.err is its error
+	runOnPool                // the caller runs it on the pool
+	abandoned                // ctx ended while it waited; j stays in the queue, not to be reused
+)
+
+// submit runs j on a multiplexing connection, unless every connection is
+// stalled, the queue is full, the multiplexer closed or the job was
+// diverted (runOnPool).
+func (m *multiplexer) submit(ctx context.Context, j *muxJob) outcome {
+	if m.stalled.Load() >= m.n {
+		return runOnPool
+	}
+	select {
+	case <-m.quit:
+		return runOnPool
+	case m.jobs <- j:
+	default:
+		return runOnPool
+	}
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return abandoned // the loop that takes it from the queue drops it
+		}
+		<-j.done // already in a batch: its results are on their way
+	case <-m.quit:
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return runOnPool // no loop will take it now
+		}
+		<-j.done
+	}
+	if j.divert {
+		return runOnPool
+	}
+	return ranHere
+}
+
+// divertQueued hands every request waiting in the queue back to its caller.
+func (m *multiplexer) divertQueued() {
+	for {
+		select {
+		case j := <-m.jobs:
+			if j.state.CompareAndSwap(jobQueued, jobTaken) {
+				j.divert = true
+				j.done <- struct{}{}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// loop is one multiplexing connection: it takes batches from the queue
+// until quit, connecting (again) when it has to.
+func (m *multiplexer) loop() {
+	defer m.wg.Done()
+	c := &muxConn{m: m, stmts: map[string]*list.Element{}}
+	defer c.closeConn()
+	var mu sync.Mutex // guards inFlight and stalled against the watchdog
+	inFlight, stalled := false, false
+	var watchdog *time.Timer
+	watchdog = time.AfterFunc(time.Hour, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !inFlight {
+			return
+		}
+		if !stalled {
+			stalled = true
+			m.stalled.Add(1)
+		}
+		if m.stalled.Load() >= m.n {
+			m.divertQueued()
+		}
+		watchdog.Reset(m.hold) // keep diverting while the batch runs
+	})
+	watchdog.Stop()
+	batch := make([]*muxJob, 0, muxMaxBatch)
+	backoff := 50 * time.Millisecond
+	for {
+		var first *muxJob
+		select {
+		case first = <-m.jobs:
+		case <-m.quit:
+			return
+		}
+		batch = batch[:0]
+		if first.state.CompareAndSwap(jobQueued, jobTaken) {
+			batch = append(batch, first)
+		}
+	drain:
+		for len(batch) < muxMaxBatch {
+			select {
+			case j := <-m.jobs:
+				if j.state.CompareAndSwap(jobQueued, jobTaken) {
+					batch = append(batch, j)
+				}
+			default:
+				break drain
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if c.conn == nil {
+			if err := c.connect(); err != nil {
+				slog.Warn("db: multiplexing connection", "error", err)
+				divert(batch)
+				select {
+				case <-time.After(backoff):
+				case <-m.quit:
+					return
+				}
+				backoff = min(2*backoff, 5*time.Second)
+				continue
+			}
+			backoff = 50 * time.Millisecond
+		}
+		mu.Lock()
+		inFlight = true
+		watchdog.Reset(m.hold)
+		mu.Unlock()
+		finished, err := c.run(batch)
+		mu.Lock()
+		inFlight = false
+		watchdog.Stop()
+		if stalled {
+			stalled = false
+			m.stalled.Add(-1)
+		}
+		mu.Unlock()
+		if err != nil {
+			// The connection broke: the requests not yet answered were
+			// read-only, so they run again on the pool.
+			slog.Warn("db: multiplexing connection lost", "error", err)
+			c.closeConn()
+			divert(batch[finished:])
+		}
+	}
+}
+
+func divert(batch []*muxJob) {
+	for _, j := range batch {
+		j.divert = true
+		j.done <- struct{}{}
+	}
+}
+
+// muxConn is one loop's connection and its prepared statements, kept in
+// least-recently-used order and capped at stmtCap.
+type muxConn struct {
+	m     *multiplexer
+	conn  *pgx.Conn
+	stmts map[string]*list.Element // sql -> *muxPrepared
+	lru   list.List
+	seq   int
+	eqb   pgx.ExtendedQueryBuilder
+}
+
+type muxPrepared struct {
+	sql string
+	sd  *pgconn.StatementDescription
+}
+
+func (c *muxConn) connect() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, c.m.cfg)
+	if err != nil {
+		return err
+	}
+	if c.m.after != nil {
+		if err := c.m.after(ctx, conn); err != nil {
+			conn.Close(ctx)
+			return err
+		}
+	}
+	c.conn = conn
+	return nil
+}
+
+func (c *muxConn) closeConn() {
+	if c.conn != nil {
+		c.conn.Close(context.Background())
+		c.conn = nil
+	}
+	c.stmts = map[string]*list.Element{}
+	c.lru.Init()
+}
+
+// prepared returns sql's statement description, preparing it on a miss
+// (and deallocating the least recently used one past the cap). A PgError
+// is the statement's own (bad SQL, a dropped relation); other errors mean
+// the connection broke.
+func (c *muxConn) prepared(sql string) (*pgconn.StatementDescription, error) {
+	if e, ok := c.stmts[sql]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*muxPrepared).sd, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for c.lru.Len() >= c.m.stmtCap {
+		old := c.lru.Back().Value.(*muxPrepared)
+		if err := c.conn.Deallocate(ctx, old.sd.Name); err != nil {
+			return nil, err
+		}
+		c.forget(old.sql)
+	}
+	c.seq++
+	sd, err := c.conn.Prepare(ctx, "ayb_mux_"+strconv.Itoa(c.seq), sql)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[sql] = c.lru.PushFront(&muxPrepared{sql: sql, sd: sd})
+	return sd, nil
+}
+
+func (c *muxConn) forget(sql string) {
+	if e, ok := c.stmts[sql]; ok {
+		c.lru.Remove(e)
+		delete(c.stmts, sql)
+	}
+}
+
+// run sends the batch as one pipeline and hands each job its results. It
+// returns how many jobs it finished; an error means the connection broke
+// and the rest were not.
+func (c *muxConn) run(batch []*muxJob) (finished int, err error) {
+	// Prepare first: a pipeline in flight cannot prepare and wait for the
+	// description its parameters are encoded by.
+	for _, j := range batch {
+		j.err, j.sent, j.sds = nil, 0, j.sds[:0]
+		for _, s := range j.stmts {
+			sd, err := c.prepared(s.sql)
+			if err != nil {
+				var pe *pgconn.PgError
+				if !errors.As(err, &pe) {
+					return 0, err
+				}
+				j.err = err // the statement's own error: the job fails alone
+				break
+			}
+			j.sds = append(j.sds, sd)
+		}
+	}
+	tm := c.conn.TypeMap()
+	p := c.conn.PgConn().StartPipeline(context.Background())
+	for _, j := range batch {
+		if j.err != nil {
+			continue
+		}
+		for i, sd := range j.sds {
+			if err := c.eqb.Build(tm, sd, j.stmts[i].args); err != nil {
+				j.err = fmt.Errorf("db: encode arguments: %w", err)
+				break
+			}
+			p.SendQueryStatement(sd, c.eqb.ParamValues, c.eqb.ParamFormats, c.eqb.ResultFormats)
+			j.sent++
+		}
+		if j.sent > 0 {
+			p.SendPipelineSync()
+		}
+	}
+	if err := p.Flush(); err != nil {
+		return 0, err
+	}
+	for _, j := range batch {
+		if j.sent > 0 {
+			if err := c.read(p, j); err != nil {
+				_ = p.Close()
+				return finished, err
+			}
+		}
+		finished++
+		j.done <- struct{}{}
+	}
+	return finished, p.Close()
+}
+
+// read takes one job's results up to its Sync.
+func (c *muxConn) read(p *pgconn.Pipeline, j *muxJob) error {
+	first := len(j.stmts) - len(j.qs)
+	for _, q := range j.qs {
+		q.Found = false
+	}
+	for k := 0; ; k++ {
+		res, err := p.GetResults()
+		if err != nil {
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) {
+				return err
+			}
+			if j.err == nil {
+				j.err = err
+				if k == 0 && j.sess {
+					j.err = sessionError(err)
+				}
+			}
+			if (pe.Code == "0A000" || pe.Code == "26000") && k < j.sent {
+				// a cached plan that no longer fits: prepare it again next time
+				c.forget(j.stmts[k].sql)
+			}
+			continue
+		}
+		switch r := res.(type) {
+		case *pgconn.PipelineSync:
+			return nil
+		case *pgconn.ResultReader:
+			if k < first || j.err != nil {
+				if _, err := r.Close(); err != nil && j.err == nil {
+					j.err = err
+				}
+				continue
+			}
+			q := j.qs[k-first]
+			rows := pgx.RowsFromResultReader(c.conn.TypeMap(), r)
+			if rows.Next() {
+				if err := rows.Scan(q.Dest...); err != nil && j.err == nil {
+					j.err = err
+				}
+				q.Found = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil && j.err == nil {
+				j.err = err
+			}
+		}
+	}
+}
