@@ -47,6 +47,25 @@ type multiplexer struct {
 	hold    time.Duration
 	// stmtCap bounds the statements each connection keeps prepared.
 	stmtCap int
+	// counters for MultiplexStats
+	batches, requests, toPool, lost atomic.Int64
+}
+
+// MultiplexStats counts DB.Read's requests: batches sent on multiplexing
+// connections, requests answered there, requests that ran on the pool
+// instead (stalled connections, a full queue, a lost connection), and
+// multiplexing connections lost.
+type MultiplexStats struct {
+	Batches, Requests, ToPool, Lost int64
+}
+
+// MultiplexStats reports the multiplexer's counters (zero when it is off).
+func (d *DB) MultiplexStats() MultiplexStats {
+	if d.mux == nil {
+		return MultiplexStats{}
+	}
+	return MultiplexStats{Batches: d.mux.batches.Load(), Requests: d.mux.requests.Load(),
+		ToPool: d.mux.toPool.Load(), Lost: d.mux.lost.Load()}
 }
 
 const (
@@ -125,6 +144,17 @@ const (
 // stalled, the queue is full, the multiplexer closed or the job was
 // diverted (runOnPool).
 func (m *multiplexer) submit(ctx context.Context, j *muxJob) outcome {
+	o := m.submitOnce(ctx, j)
+	switch o {
+	case ranHere:
+		m.requests.Add(1)
+	case runOnPool:
+		m.toPool.Add(1)
+	}
+	return o
+}
+
+func (m *multiplexer) submitOnce(ctx context.Context, j *muxJob) outcome {
 	if m.stalled.Load() >= m.n {
 		return runOnPool
 	}
@@ -221,6 +251,9 @@ func (m *multiplexer) loop() {
 		if len(batch) == 0 {
 			continue
 		}
+		if c.conn != nil && c.conn.IsClosed() {
+			c.closeConn()
+		}
 		if c.conn == nil {
 			if err := c.connect(); err != nil {
 				slog.Warn("db: multiplexing connection", "error", err)
@@ -235,6 +268,7 @@ func (m *multiplexer) loop() {
 			}
 			backoff = 50 * time.Millisecond
 		}
+		m.batches.Add(1)
 		mu.Lock()
 		inFlight = true
 		watchdog.Reset(m.hold)
@@ -252,6 +286,7 @@ func (m *multiplexer) loop() {
 			// The connection broke: the requests not yet answered were
 			// read-only, so they run again on the pool.
 			slog.Warn("db: multiplexing connection lost", "error", err)
+			m.lost.Add(1)
 			c.closeConn()
 			divert(batch[finished:])
 		}
@@ -373,7 +408,11 @@ func (c *muxConn) run(batch []*muxJob) (finished int, err error) {
 				j.err = fmt.Errorf("db: encode arguments: %w", err)
 				break
 			}
-			p.SendQueryStatement(sd, c.eqb.ParamValues, c.eqb.ParamFormats, c.eqb.ResultFormats)
+			// By name, with a Describe: pgx's SendQueryStatement queues each
+			// statement's description, and after an error skips the failed
+			// request's statements but not their descriptions, so the
+			// requests after it would decode with the wrong ones.
+			p.SendQueryPrepared(sd.Name, c.eqb.ParamValues, c.eqb.ParamFormats, c.eqb.ResultFormats)
 			j.sent++
 		}
 		if j.sent > 0 {
@@ -396,28 +435,36 @@ func (c *muxConn) run(batch []*muxJob) (finished int, err error) {
 	return finished, p.Close()
 }
 
-// read takes one job's results up to its Sync.
+// read takes one job's results up to its Sync. A statement's error can
+// come with its result (GetResults) or while its rows are read (Close).
 func (c *muxConn) read(p *pgconn.Pipeline, j *muxJob) error {
 	first := len(j.stmts) - len(j.qs)
 	for _, q := range j.qs {
 		q.Found = false
 	}
+	// fail records statement k's error; it returns the error back when it
+	// means the connection is gone (a terminated backend says FATAL first).
+	fail := func(k int, err error) error {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Severity == "FATAL" || pe.Severity == "PANIC" {
+			return err
+		}
+		if j.err == nil {
+			j.err = err
+			if k == 0 && j.sess {
+				j.err = sessionError(err)
+			}
+		}
+		if (pe.Code == "0A000" || pe.Code == "26000") && k < j.sent {
+			c.forget(j.stmts[k].sql) // a plan that no longer fits: prepare it again
+		}
+		return nil
+	}
 	for k := 0; ; k++ {
 		res, err := p.GetResults()
 		if err != nil {
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) {
+			if err := fail(k, err); err != nil {
 				return err
-			}
-			if j.err == nil {
-				j.err = err
-				if k == 0 && j.sess {
-					j.err = sessionError(err)
-				}
-			}
-			if (pe.Code == "0A000" || pe.Code == "26000") && k < j.sent {
-				// a cached plan that no longer fits: prepare it again next time
-				c.forget(j.stmts[k].sql)
 			}
 			continue
 		}
@@ -426,22 +473,28 @@ func (c *muxConn) read(p *pgconn.Pipeline, j *muxJob) error {
 			return nil
 		case *pgconn.ResultReader:
 			if k < first || j.err != nil {
-				if _, err := r.Close(); err != nil && j.err == nil {
-					j.err = err
+				if _, err := r.Close(); err != nil {
+					if err := fail(k, err); err != nil {
+						return err
+					}
 				}
 				continue
 			}
 			q := j.qs[k-first]
 			rows := pgx.RowsFromResultReader(c.conn.TypeMap(), r)
+			var scanErr error
 			if rows.Next() {
-				if err := rows.Scan(q.Dest...); err != nil && j.err == nil {
-					j.err = err
-				}
+				scanErr = rows.Scan(q.Dest...)
 				q.Found = true
 			}
 			rows.Close()
-			if err := rows.Err(); err != nil && j.err == nil {
-				j.err = err
+			if err := rows.Err(); err != nil && err != scanErr {
+				if err := fail(k, err); err != nil {
+					return err
+				}
+			}
+			if scanErr != nil && j.err == nil {
+				j.err = scanErr // ours, not the statement's: the connection is fine
 			}
 		}
 	}

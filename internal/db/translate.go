@@ -87,7 +87,8 @@ func fromPgError(pe *pgconn.PgError) *apierror.Error {
 			details["reason"] = pe.Message
 		}
 	case "25006":
-		e.Message = "this credential is read-only"
+		e.Message = "this request may not write"
+		e.Hint = "reads (GET, stable and immutable functions) and read-only credentials run in read-only transactions"
 		e.Code = apierror.CodeInsufficientScope
 		e.Status = http.StatusForbidden
 	default:
