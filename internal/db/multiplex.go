@@ -113,7 +113,16 @@ func recycle(j *muxJob) {
 	jobPool.Put(j)
 }
 
+// muxLockTimeout is the multiplexing connections' lock_timeout: a read
+// that would wait for a lock (behind an ALTER TABLE, a non-concurrent
+// REFRESH MATERIALIZED VIEW), at prepare or at run time, fails fast instead
+// of holding up the reads batched after it, and runs again on the pool,
+// where it may wait.
+const muxLockTimeout = "10ms"
+
 func newMultiplexer(cfg *pgx.ConnConfig, after func(context.Context, *pgx.Conn) error, conns int) *multiplexer {
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["lock_timeout"] = muxLockTimeout
 	m := &multiplexer{cfg: cfg, after: after, jobs: make(chan *muxJob, muxQueue), quit: make(chan struct{}),
 		n: int32(conns), hold: muxHold, stmtCap: muxStmtCap}
 	for i := 0; i < conns; i++ {
@@ -391,7 +400,11 @@ func (c *muxConn) run(batch []*muxJob) (finished int, err error) {
 				if !errors.As(err, &pe) {
 					return 0, err
 				}
-				j.err = err // the statement's own error: the job fails alone
+				if pe.Code == "55P03" {
+					j.divert = true // it would wait for a lock: the pool may wait
+				} else {
+					j.err = err // the statement's own error: the job fails alone
+				}
 				break
 			}
 			j.sds = append(j.sds, sd)
@@ -400,7 +413,7 @@ func (c *muxConn) run(batch []*muxJob) (finished int, err error) {
 	tm := c.conn.TypeMap()
 	p := c.conn.PgConn().StartPipeline(context.Background())
 	for _, j := range batch {
-		if j.err != nil {
+		if j.err != nil || j.divert {
 			continue
 		}
 		for i, sd := range j.sds {
@@ -448,6 +461,10 @@ func (c *muxConn) read(p *pgconn.Pipeline, j *muxJob) error {
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Severity == "FATAL" || pe.Severity == "PANIC" {
 			return err
+		}
+		if pe.Code == "55P03" && j.err == nil {
+			j.divert = true // it would wait for a lock: the pool may wait
+			return nil
 		}
 		if j.err == nil {
 			j.err = err

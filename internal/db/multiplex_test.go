@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -258,4 +259,64 @@ func TestReadStatementCap(t *testing.T) {
 	require.NoError(t, d.Read(ctx, user(users[0]), &db.Query{SQL: "select count(*)::int from pg_prepared_statements", Dest: []any{&n}}))
 	require.LessOrEqual(t, n, 4)
 	require.Positive(t, n)
+}
+
+// A read that would wait for a lock (here an open ACCESS EXCLUSIVE lock, as
+// an ALTER TABLE or a non-concurrent matview refresh takes) gives up its
+// multiplexing connection after lock_timeout, at prepare or at run time,
+// and waits on the pool, so the reads batched behind it do not wait with
+// it; it answers once the lock goes.
+func TestReadWaitingForALockHoldsUpNoOne(t *testing.T) {
+	t.Parallel()
+	d, users := setupOwners(t, 1)
+	ctx := context.Background()
+	// Prepared already on some connections (the lock is met at run time),
+	// perhaps not on others (met at prepare time): both give way.
+	var warm sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		warm.Add(1)
+		go func() {
+			defer warm.Done()
+			var id int
+			_ = d.Read(ctx, user(users[0]), &db.Query{SQL: "select id from public.owned", Dest: []any{&id}})
+		}()
+	}
+	warm.Wait()
+	admin := d.Admin(t)
+	tx, err := admin.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "lock table public.owned in access exclusive mode")
+	require.NoError(t, err)
+	before := d.MultiplexStats()
+	blocked := make(chan error, 1)
+	var id int
+	go func() {
+		q := &db.Query{SQL: "select id from public.owned", Dest: []any{&id}}
+		err := d.Read(ctx, user(users[0]), q)
+		if err == nil && !q.Found {
+			err = errors.New("no row")
+		}
+		blocked <- err
+	}()
+	start := time.Now()
+	for i := 0; i < 50; i++ {
+		var s string
+		require.NoError(t, d.Read(ctx, user(users[0]), &db.Query{SQL: "select 'free'", Dest: []any{&s}}))
+	}
+	require.Less(t, time.Since(start), 2*time.Second)
+	select {
+	case err := <-blocked:
+		t.Fatalf("the read answered while the lock was held: %v", err)
+	default:
+	}
+	require.Eventually(t, func() bool { return d.MultiplexStats().ToPool > before.ToPool }, 5*time.Second, 5*time.Millisecond,
+		"the blocked read went to the pool")
+	require.NoError(t, tx.Commit(ctx))
+	select {
+	case err := <-blocked:
+		require.NoError(t, err)
+		require.Equal(t, 1, id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read did not answer after the lock went")
+	}
 }
