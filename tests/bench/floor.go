@@ -18,12 +18,13 @@ import (
 // statements as AYB (session check, role and claims, the query), for one
 // fixed session, with no routing library, no token, no logging, no
 // schema: what is left is HTTP parsing and writing, the pool, and the
-// database round trip. Beside AYB in the same run it shows how much of the
+// database round trip. Each request takes a pool connection of its own
+// (AYB multiplexes reads; see db.Read). Beside AYB in the same run it shows how much of the
 // gap to the pgbench replay is AYB's and how much any server on this stack
 // pays here.
 const (
 	floorSessionSQL = "select ayb.require_session($1::uuid, $2::uuid, $3)"
-	floorSetupSQL   = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)"
+	floorSetupSQL   = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)"
 	floorGetSQL     = `select (select row_to_json(_r) from (select "t0"."id", "t0"."owner", "t0"."body", "t0"."kind") _r)::text from "public"."msgs" "t0" where "t0"."id" = $1::text::bigint`
 )
 
