@@ -21,13 +21,13 @@ type Query struct {
 	Found bool
 }
 
-// InBatch runs read statements in one transaction as the identity, sending
+// InBatch runs statements in one transaction as the identity, sending
 // the set_config of role and claims (bound parameters) and the statements as
 // one pipeline, which Postgres runs as one implicit transaction ending at its
 // Sync: one network round trip instead of InTx's three, and two statements
-// fewer than an explicit BEGIN/COMMIT. Use it for requests that are a fixed list of statements
-// whose results do not shape the next statement (GET by key, a list with
-// its count).
+// fewer than an explicit BEGIN/COMMIT. Use it for requests that are a fixed
+// list of statements whose results do not shape the next statement (a
+// volatile RPC); requests that only read use Read, which multiplexes.
 //
 // Measured (perf.md §3.2, pgbench replay on 2 cores): the same BEGIN +
 // set_config + SELECT + COMMIT costs 14.9k tx/s as 4 round trips and 29.0k
