@@ -317,6 +317,7 @@ type muxConn struct {
 	stmts map[string]*list.Element // sql -> *muxPrepared
 	lru   list.List
 	seq   int
+	stale []string // statements to deallocate before the next batch
 	eqb   pgx.ExtendedQueryBuilder
 }
 
@@ -349,6 +350,7 @@ func (c *muxConn) closeConn() {
 	}
 	c.stmts = map[string]*list.Element{}
 	c.lru.Init()
+	c.stale = nil
 }
 
 // prepared returns sql's statement description, preparing it on a miss
@@ -365,9 +367,12 @@ func (c *muxConn) prepared(sql string) (*pgconn.StatementDescription, error) {
 	for c.lru.Len() >= c.m.stmtCap {
 		old := c.lru.Back().Value.(*muxPrepared)
 		if err := c.conn.Deallocate(ctx, old.sd.Name); err != nil {
-			return nil, err
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) {
+				return nil, err
+			}
 		}
-		c.forget(old.sql)
+		c.forget(old.sql) // gone, or never there: either way not ours to keep
 	}
 	c.seq++
 	sd, err := c.conn.Prepare(ctx, "ayb_mux_"+strconv.Itoa(c.seq), sql)
@@ -385,10 +390,39 @@ func (c *muxConn) forget(sql string) {
 	}
 }
 
+// retire forgets sql's statement now and deallocates it before the next
+// batch (not in the middle of this one's pipeline).
+func (c *muxConn) retire(sql string) {
+	if e, ok := c.stmts[sql]; ok {
+		c.stale = append(c.stale, e.Value.(*muxPrepared).sd.Name)
+		c.forget(sql)
+	}
+}
+
+// deallocateStale deallocates the retired statements. A PgError (the
+// statement is already gone) is fine; another error means the connection
+// broke.
+func (c *muxConn) deallocateStale() error {
+	for len(c.stale) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := c.conn.Deallocate(ctx, c.stale[0])
+		cancel()
+		var pe *pgconn.PgError
+		if err != nil && !errors.As(err, &pe) {
+			return err
+		}
+		c.stale = c.stale[1:]
+	}
+	return nil
+}
+
 // run sends the batch as one pipeline and hands each job its results. It
 // returns how many jobs it finished; an error means the connection broke
 // and the rest were not.
 func (c *muxConn) run(batch []*muxJob) (finished int, err error) {
+	if err := c.deallocateStale(); err != nil {
+		return 0, err
+	}
 	// Prepare first: a pipeline in flight cannot prepare and wait for the
 	// description its parameters are encoded by.
 	for _, j := range batch {
@@ -473,7 +507,7 @@ func (c *muxConn) read(p *pgconn.Pipeline, j *muxJob) error {
 			}
 		}
 		if (pe.Code == "0A000" || pe.Code == "26000") && k < j.sent {
-			c.forget(j.stmts[k].sql) // a plan that no longer fits: prepare it again
+			c.retire(j.stmts[k].sql) // a plan that no longer fits: prepare it again
 		}
 		return nil
 	}

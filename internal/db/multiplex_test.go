@@ -320,3 +320,37 @@ func TestReadWaitingForALockHoldsUpNoOne(t *testing.T) {
 		t.Fatal("the read did not answer after the lock went")
 	}
 }
+
+// A statement whose result type a schema change altered ("cached plan must
+// not change result type") is prepared again: at most the first read after
+// the change fails, and the old statement is deallocated.
+func TestReadPreparesAgainAfterAResultTypeChange(t *testing.T) {
+	t.Parallel()
+	d, users := setupOwners(t, 1)
+	db.SetMultiplexLimits(d.DB, 256, time.Hour)
+	ctx := context.Background()
+	var id int
+	var owner string
+	q := func(dest ...any) error {
+		return d.Read(ctx, user(users[0]), &db.Query{SQL: "select * from public.owned", Dest: dest})
+	}
+	for i := 0; i < 20; i++ { // prepared on both connections
+		require.NoError(t, q(&id, &owner))
+	}
+	d.Exec(t, "alter table public.owned add column note text default 'n'")
+	var note string
+	failed := 0
+	for i := 0; i < 20; i++ {
+		if err := q(&id, &owner, &note); err != nil {
+			failed++
+			continue
+		}
+		require.Equal(t, "n", note)
+	}
+	require.LessOrEqual(t, failed, 2, "one failure per connection at most")
+	var n int
+	for i := 0; i < 10; i++ {
+		require.NoError(t, d.Read(ctx, user(users[0]), &db.Query{SQL: "select count(*)::int from pg_prepared_statements where statement = 'select * from public.owned'", Dest: []any{&n}}))
+		require.LessOrEqual(t, n, 1, "the stale statement was deallocated")
+	}
+}
