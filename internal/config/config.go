@@ -285,6 +285,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("rest.schemas: schema %q cannot be exposed", n)
 		}
 	}
+	if c.Database.Multiplex < 0 || c.Database.Multiplex > 64 {
+		return fmt.Errorf("database.multiplex %d: want 0 (off) to 64 connections", c.Database.Multiplex)
+	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return errors.New("database.data_dir is required when database.url is empty")
 	}

@@ -354,3 +354,21 @@ func TestReadPreparesAgainAfterAResultTypeChange(t *testing.T) {
 		require.LessOrEqual(t, n, 1, "the stale statement was deallocated")
 	}
 }
+
+// With multiplexing off, Read takes a pool connection, still read only.
+func TestReadWithoutMultiplexing(t *testing.T) {
+	t.Parallel()
+	d, users := setupOwners(t, 1)
+	ctx := context.Background()
+	plain, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: 2})
+	require.NoError(t, err)
+	defer plain.Close()
+	var id int
+	var ro string
+	q := &db.Query{SQL: "select id, current_setting('transaction_read_only') from public.owned", Dest: []any{&id, &ro}}
+	require.NoError(t, plain.Read(ctx, user(users[0]), q))
+	require.True(t, q.Found)
+	require.Equal(t, "on", ro)
+	require.Error(t, plain.Read(ctx, user(users[0]), &db.Query{SQL: "delete from public.owned"}))
+	require.Equal(t, db.MultiplexStats{}, plain.MultiplexStats())
+}
