@@ -35,32 +35,19 @@ func setupOwners(t *testing.T, n int) (*dbtest.DB, []string) {
 	return d, users
 }
 
-// Many goroutines read as many users at once: every request sees its own
-// identity and row and nothing of the requests it shared a batch with.
-func TestReadMultiplexesIdentitiesWithoutMixingThem(t *testing.T) {
-	t.Parallel()
-	d, users := setupOwners(t, 20)
-	ctx := context.Background()
-	before := d.MultiplexStats()
+// concurrently runs step(g, i) for i < n in each of goroutines goroutines
+// and fails the test with the first error any of them returns.
+func concurrently(t *testing.T, goroutines, n int, step func(g, i int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for g := 0; g < 16; g++ {
+	errs := make(chan error, goroutines)
+	for g := 0; g < goroutines; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 150; i++ {
-				u := rand.IntN(len(users))
-				var uid, ro string
-				var ids string
-				var n int
-				who := &db.Query{SQL: "select auth.uid()::text, current_setting('transaction_read_only')", Dest: []any{&uid, &ro}}
-				rows := &db.Query{SQL: "select string_agg(id::text, ','), count(*)::int from public.owned where id > $1", Args: []any{0}, Dest: []any{&ids, &n}}
-				if err := d.Read(ctx, user(users[u]), who, rows); err != nil {
+			for i := 0; i < n; i++ {
+				if err := step(g, i); err != nil {
 					errs <- err
-					return
-				}
-				if uid != users[u] || ro != "on" || n != 1 || ids != fmt.Sprint(u+1) {
-					errs <- fmt.Errorf("user %d read uid %s, read_only %s, rows %q (%d)", u+1, uid, ro, ids, n)
 					return
 				}
 			}
@@ -71,6 +58,29 @@ func TestReadMultiplexesIdentitiesWithoutMixingThem(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// Many goroutines read as many users at once: every request sees its own
+// identity and row and nothing of the requests it shared a batch with.
+func TestReadMultiplexesIdentitiesWithoutMixingThem(t *testing.T) {
+	t.Parallel()
+	d, users := setupOwners(t, 20)
+	ctx := context.Background()
+	before := d.MultiplexStats()
+	concurrently(t, 16, 150, func(_, _ int) error {
+		u := rand.IntN(len(users))
+		var uid, ro, ids string
+		var n int
+		who := &db.Query{SQL: "select auth.uid()::text, current_setting('transaction_read_only')", Dest: []any{&uid, &ro}}
+		rows := &db.Query{SQL: "select string_agg(id::text, ','), count(*)::int from public.owned where id > $1", Args: []any{0}, Dest: []any{&ids, &n}}
+		if err := d.Read(ctx, user(users[u]), who, rows); err != nil {
+			return err
+		}
+		if uid != users[u] || ro != "on" || n != 1 || ids != fmt.Sprint(u+1) {
+			return fmt.Errorf("user %d read uid %s, read_only %s, rows %q (%d)", u+1, uid, ro, ids, n)
+		}
+		return nil
+	})
 	s := d.MultiplexStats()
 	requests, batches := s.Requests-before.Requests, s.Batches-before.Batches
 	require.Positive(t, requests, "reads ran on the multiplexing connections")
@@ -79,7 +89,8 @@ func TestReadMultiplexesIdentitiesWithoutMixingThem(t *testing.T) {
 }
 
 // A request that fails, whether its query, its session check or the scan
-// of its result, fails alone: the requests batched with it answer as if it were not there.
+// of its result, fails alone: the requests batched with it answer as if it
+// were not there.
 func TestReadErrorsStayInTheirOwnRequest(t *testing.T) {
 	t.Parallel()
 	d, users := setupOwners(t, 4)
@@ -87,50 +98,34 @@ func TestReadErrorsStayInTheirOwnRequest(t *testing.T) {
 	before := d.MultiplexStats()
 	ended := user(users[0])
 	ended.Session = &identity.SessionCheck{ID: "00000000-0000-0000-0000-0000000000ff", UserID: users[0], At: time.Now()}
-	var wg sync.WaitGroup
-	errs := make(chan error, 12)
-	for g := 0; g < 12; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 100; i++ {
-				var id int
-				switch (g + i) % 4 {
-				case 3:
-					var s string
-					q := &db.Query{SQL: "select 'not a number'", Dest: []any{&id}}
-					err := d.Read(ctx, user(users[1]), q, &db.Query{SQL: "select 'x'", Dest: []any{&s}})
-					if apierror.As(err).Status != 500 {
-						errs <- fmt.Errorf("a scan into the wrong type gave %v", err)
-						return
-					}
-				case 0:
-					err := d.Read(ctx, user(users[1]), &db.Query{SQL: "select 1/(id - id) from public.owned", Dest: []any{&id}})
-					if apierror.As(err).Status != 400 {
-						errs <- fmt.Errorf("division by zero gave %v", err)
-						return
-					}
-				case 1:
-					err := d.Read(ctx, ended, &db.Query{SQL: "select id from public.owned", Dest: []any{&id}})
-					if apierror.As(err).Code != apierror.CodeInvalidToken {
-						errs <- fmt.Errorf("an ended session gave %v", err)
-						return
-					}
-				default:
-					q := &db.Query{SQL: "select id from public.owned", Dest: []any{&id}}
-					if err := d.Read(ctx, user(users[2]), q); err != nil || !q.Found || id != 3 {
-						errs <- fmt.Errorf("a good read gave %v, found %v, id %d", err, q.Found, id)
-						return
-					}
-				}
+	concurrently(t, 12, 100, func(g, i int) error {
+		var id int
+		switch (g + i) % 4 {
+		case 0:
+			err := d.Read(ctx, user(users[1]), &db.Query{SQL: "select 1/(id - id) from public.owned", Dest: []any{&id}})
+			if apierror.As(err).Status != 400 {
+				return fmt.Errorf("division by zero gave %v", err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+		case 1:
+			err := d.Read(ctx, ended, &db.Query{SQL: "select id from public.owned", Dest: []any{&id}})
+			if apierror.As(err).Code != apierror.CodeInvalidToken {
+				return fmt.Errorf("an ended session gave %v", err)
+			}
+		case 2:
+			var s string
+			q := &db.Query{SQL: "select 'not a number'", Dest: []any{&id}}
+			err := d.Read(ctx, user(users[1]), q, &db.Query{SQL: "select 'x'", Dest: []any{&s}})
+			if apierror.As(err).Status != 500 {
+				return fmt.Errorf("a scan into the wrong type gave %v", err)
+			}
+		default:
+			q := &db.Query{SQL: "select id from public.owned", Dest: []any{&id}}
+			if err := d.Read(ctx, user(users[2]), q); err != nil || !q.Found || id != 3 {
+				return fmt.Errorf("a good read gave %v, found %v, id %d", err, q.Found, id)
+			}
+		}
+		return nil
+	})
 	require.Equal(t, before.Lost, d.MultiplexStats().Lost, "no error took a connection down")
 }
 
