@@ -45,12 +45,9 @@ type Query struct {
 // transaction is left aborted; InBatch then rolls it back, so the connection
 // returns to the pool clean. Errors come back translated.
 func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) error {
-	if !apiRoles[id.Role] {
-		return apierror.Internal(fmt.Errorf("db: refusing to run a request as role %q", id.Role))
-	}
-	claims, err := id.ClaimsJSON()
+	claims, err := requestClaims(id)
 	if err != nil {
-		return apierror.Internal(fmt.Errorf("db: encode claims: %w", err))
+		return err
 	}
 	conn, err := d.Pool.Acquire(ctx)
 	if err != nil {
@@ -97,12 +94,9 @@ func (d *DB) Read(ctx context.Context, id identity.Identity, qs ...*Query) error
 	if d.mux == nil {
 		return d.InBatch(ctx, id, qs...)
 	}
-	if !apiRoles[id.Role] {
-		return apierror.Internal(fmt.Errorf("db: refusing to run a request as role %q", id.Role))
-	}
-	claims, err := id.ClaimsJSON()
+	claims, err := requestClaims(id)
 	if err != nil {
-		return apierror.Internal(fmt.Errorf("db: encode claims: %w", err))
+		return err
 	}
 	j := jobPool.Get().(*muxJob)
 	j.state.Store(jobQueued)
@@ -127,6 +121,19 @@ func (d *DB) Read(ctx context.Context, id identity.Identity, qs ...*Query) error
 		return Translate(err)
 	}
 	return nil
+}
+
+// requestClaims refuses an identity whose role is not an API role and
+// returns its claims as JSON, for setupSQL's parameters.
+func requestClaims(id identity.Identity) ([]byte, error) {
+	if !apiRoles[id.Role] {
+		return nil, apierror.Internal(fmt.Errorf("db: refusing to run a request as role %q", id.Role))
+	}
+	claims, err := id.ClaimsJSON()
+	if err != nil {
+		return nil, apierror.Internal(fmt.Errorf("db: encode claims: %w", err))
+	}
+	return claims, nil
 }
 
 // setupSQL takes the request's role and claims (and read-only mode) for the
