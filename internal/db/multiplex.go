@@ -243,16 +243,17 @@ func (m *multiplexer) loop() {
 			return
 		}
 		batch = batch[:0]
-		if first.state.CompareAndSwap(jobQueued, jobTaken) {
-			batch = append(batch, first)
+		take := func(j *muxJob) { // unless its caller abandoned it
+			if j.state.CompareAndSwap(jobQueued, jobTaken) {
+				batch = append(batch, j)
+			}
 		}
+		take(first)
 	drain:
 		for len(batch) < muxMaxBatch {
 			select {
 			case j := <-m.jobs:
-				if j.state.CompareAndSwap(jobQueued, jobTaken) {
-					batch = append(batch, j)
-				}
+				take(j)
 			default:
 				break drain
 			}
@@ -362,18 +363,14 @@ func (c *muxConn) prepared(sql string) (*pgconn.StatementDescription, error) {
 		c.lru.MoveToFront(e)
 		return e.Value.(*muxPrepared).sd, nil
 	}
+	for c.lru.Len() >= c.m.stmtCap {
+		c.retire(c.lru.Back().Value.(*muxPrepared).sql)
+	}
+	if err := c.deallocateStale(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for c.lru.Len() >= c.m.stmtCap {
-		old := c.lru.Back().Value.(*muxPrepared)
-		if err := c.conn.Deallocate(ctx, old.sd.Name); err != nil {
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) {
-				return nil, err
-			}
-		}
-		c.forget(old.sql) // gone, or never there: either way not ours to keep
-	}
 	c.seq++
 	sd, err := c.conn.Prepare(ctx, "ayb_mux_"+strconv.Itoa(c.seq), sql)
 	if err != nil {
@@ -399,9 +396,9 @@ func (c *muxConn) retire(sql string) {
 	}
 }
 
-// deallocateStale deallocates the retired statements. A PgError (the
-// statement is already gone) is fine; another error means the connection
-// broke.
+// deallocateStale deallocates the retired and evicted statements. A
+// PgError (the statement is already gone) is fine; another error means the
+// connection broke.
 func (c *muxConn) deallocateStale() error {
 	for len(c.stale) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
