@@ -61,7 +61,8 @@ func (d *DB) InBatch(ctx context.Context, id identity.Identity, qs ...*Query) er
 	if c := id.Session; c != nil {
 		b.Queue(requireSessionSQL, c.ID, c.UserID, c.At)
 	}
-	b.Queue(setupSQL(id.ReadOnly), id.Role, string(claims))
+	setup, args := d.setup(id, claims)
+	b.Queue(setup, args...)
 	for _, q := range qs {
 		b.Queue(q.SQL, q.Args...)
 	}
@@ -104,7 +105,8 @@ func (d *DB) Read(ctx context.Context, id identity.Identity, qs ...*Query) error
 	if c := id.Session; c != nil {
 		j.stmts = append(j.stmts, muxStmt{requireSessionSQL, []any{c.ID, c.UserID, c.At}})
 	}
-	j.stmts = append(j.stmts, muxStmt{setupSQL(true), []any{id.Role, string(claims)}})
+	setup, args := d.setup(id, claims)
+	j.stmts = append(j.stmts, muxStmt{setup, args})
 	for _, q := range qs {
 		j.stmts = append(j.stmts, muxStmt{q.SQL, q.Args})
 	}
@@ -136,13 +138,26 @@ func requestClaims(id identity.Identity) ([]byte, error) {
 	return claims, nil
 }
 
-// setupSQL takes the request's role and claims (and read-only mode) for the
-// rest of the implicit transaction.
-func setupSQL(readOnly bool) string {
-	if readOnly {
-		return "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)"
+// setup is the statement (and its arguments) that takes the request's role
+// and claims, read-only mode and the role's statement_timeout for the rest
+// of the implicit transaction.
+func (d *DB) setup(id identity.Identity, claims []byte) (string, []any) {
+	ro := 0
+	if id.ReadOnly {
+		ro = 1
 	}
-	return "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)"
+	if t := d.statementTimeout(id.Role); t != "" {
+		return setupSQL[ro][1], []any{id.Role, string(claims), t}
+	}
+	return setupSQL[ro][0], []any{id.Role, string(claims)}
+}
+
+// setupSQL[read only][with statement_timeout].
+var setupSQL = [2][2]string{
+	{"select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+		"select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)"},
+	{"select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)",
+		"select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true), set_config('statement_timeout', $3, true)"},
 }
 
 func readBatch(br pgx.BatchResults, sessionCheck bool, qs []*Query) error {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,8 @@ type DB struct {
 	listenOnce sync.Once
 	listener   *listener    // the shared LISTEN connection (see Listen)
 	mux        *multiplexer // nil unless PoolOptions.Multiplex (see Read)
+	// timeouts is each API role's statement_timeout (see LoadRoleSettings).
+	timeouts atomic.Pointer[map[string]string]
 }
 
 // PoolOptions tunes the pool. Zero values take defaults.
@@ -75,6 +78,10 @@ func Open(ctx context.Context, url string, opt PoolOptions) (*DB, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	d := &DB{Pool: pool}
+	if err := d.LoadRoleSettings(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("read the API roles' settings: %w", err)
+	}
 	if opt.Multiplex > 0 {
 		d.mux = newMultiplexer(cfg.ConnConfig, cfg.AfterConnect, opt.Multiplex)
 	}
@@ -106,7 +113,7 @@ var apiRoles = map[string]bool{
 // protocol message so the setup costs one round trip, not three. The role is
 // one of three fixed names; the claims are escaped by the connection
 // (standard_conforming_strings aware).
-func beginQuery(conn *pgconn.PgConn, id identity.Identity) (string, error) {
+func beginQuery(conn *pgconn.PgConn, id identity.Identity, timeout string) (string, error) {
 	if !apiRoles[id.Role] {
 		return "", fmt.Errorf("db: refusing to run a request as role %q", id.Role)
 	}
@@ -145,6 +152,15 @@ func beginQuery(conn *pgconn.PgConn, id identity.Identity) (string, error) {
 	b.WriteString("', true), set_config('request.jwt.claims', '")
 	b.WriteString(esc)
 	b.WriteString("', true)")
+	if timeout != "" {
+		t, err := conn.EscapeString(timeout)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(", set_config('statement_timeout', '")
+		b.WriteString(t)
+		b.WriteString("', true)")
+	}
 	return b.String(), nil
 }
 
@@ -173,12 +189,13 @@ func (d *DB) InTx(ctx context.Context, id identity.Identity, fn func(tx pgx.Tx) 
 		return Translate(err)
 	}
 	defer conn.Release()
-	return InTxConn(ctx, conn.Conn(), id, fn)
+	return inTxConn(ctx, conn.Conn(), id, d.statementTimeout(id.Role), fn)
 }
 
-// InTxConn is InTx on a connection the caller already holds.
-func InTxConn(ctx context.Context, conn *pgx.Conn, id identity.Identity, fn func(tx pgx.Tx) error) error {
-	q, err := beginQuery(conn.PgConn(), id)
+// inTxConn is InTx on a connection the caller already holds, with the
+// role's statement_timeout ("" for none).
+func inTxConn(ctx context.Context, conn *pgx.Conn, id identity.Identity, timeout string, fn func(tx pgx.Tx) error) error {
+	q, err := beginQuery(conn.PgConn(), id, timeout)
 	if err != nil {
 		return apierror.Internal(err)
 	}

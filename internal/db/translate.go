@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -86,6 +87,16 @@ func fromPgError(pe *pgconn.PgError) *apierror.Error {
 		if pe.Message != "" {
 			details["reason"] = pe.Message
 		}
+	case "57014":
+		if strings.Contains(pe.Message, "statement timeout") {
+			e.Code = apierror.CodeTimeout
+			e.Message = "the request ran longer than its role's statement_timeout"
+			e.Hint = "narrow it (filter on an indexed column, fewer rows, skipTotal=true), or raise the limit: alter role <role> set statement_timeout = '15s'; notify ayb_schema"
+			e.Details = nil
+			return e
+		}
+		e.Message = "the statement was cancelled"
+		details = map[string]string{}
 	case "25006":
 		e.Message = "this request may not write"
 		e.Hint = "reads (GET, stable and immutable functions) and read-only credentials run in read-only transactions"

@@ -52,12 +52,17 @@ func New(ctx context.Context, d *db.DB, schemas []string) (*Cache, error) {
 // Snapshot returns the current schema; never nil after New.
 func (c *Cache) Snapshot() *Snapshot { return c.cur.Load() }
 
-// Reload introspects now and swaps the snapshot.
+// Reload introspects now and swaps the snapshot. It also rereads the API
+// roles' statement_timeout (db.LoadRoleSettings): ALTER ROLE fires no event
+// trigger, so `notify ayb_schema` after one is how it reaches every instance.
 func (c *Cache) Reload(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, err := Load(ctx, c.db, c.schemas)
 	if err != nil {
+		return err
+	}
+	if err := c.db.LoadRoleSettings(ctx); err != nil {
 		return err
 	}
 	c.cur.Store(s)
