@@ -24,7 +24,7 @@ import (
 // pays here.
 const (
 	floorSessionSQL = "select ayb.require_session($1::uuid, $2::uuid, $3)"
-	floorSetupSQL   = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true)"
+	floorSetupSQL   = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('transaction_read_only', 'on', true), set_config('statement_timeout', $3, true)"
 	floorGetSQL     = `select (select row_to_json(_r) from (select "t0"."id", "t0"."owner", "t0"."body", "t0"."kind") _r)::text from "public"."msgs" "t0" where "t0"."id" = $1::text::bigint`
 )
 
@@ -53,11 +53,18 @@ func runFloor(addr, dbURL, sessionID, userID, claims string) error {
 		return err
 	}
 	defer pool.Close()
+	timeout, err := roleStatementTimeout(ctx, pool, "authenticated")
+	if err != nil {
+		return err
+	}
+	if timeout == "" { // none: keep the session's
+		timeout = "0"
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/collections/msgs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		b := &pgx.Batch{}
 		b.Queue(floorSessionSQL, sessionID, userID, time.Now())
-		b.Queue(floorSetupSQL, "authenticated", claims)
+		b.Queue(floorSetupSQL, "authenticated", claims, timeout)
 		b.Queue(floorGetSQL, r.PathValue("id"))
 		br := pool.SendBatch(r.Context(), b)
 		var row *string
@@ -144,4 +151,18 @@ func startFloor(ctx context.Context, dbURL string, u benchUser) (*child, error) 
 			}
 			return nil
 		})
+}
+
+// roleStatementTimeout is the statement_timeout AYB applies to role's
+// requests (from ALTER ROLE ... SET; see internal/db/rolesettings.go), or
+// "" when it has none.
+func roleStatementTimeout(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, role string) (string, error) {
+	var v string
+	err := q.QueryRow(ctx, `select coalesce((select substr(s, length('statement_timeout=') + 1)
+		from pg_db_role_setting d join pg_roles r on r.oid = d.setrole, unnest(d.setconfig) s
+		where r.rolname = $1 and d.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+		  and s like 'statement\_timeout=%' order by d.setdatabase desc limit 1), '')`, role).Scan(&v)
+	return v, err
 }

@@ -58,8 +58,9 @@ func pgbenchCPU(ctx context.Context, bin pg.Binaries, url string, args ...string
 // this 2-core machine, where client, server and Postgres share the cores.
 // Beside it, in the same run and on the same database: pgbench -S, and a
 // pgbench replay of exactly the SQL a GET by key sends, pipelined the way
-// db.Read sends it (session check, set_config of role, claims and read-only
-// mode, the query: one implicit transaction up to its Sync). The server
+// db.Read sends it (session check, set_config of role, claims, read-only
+// mode and the role's statement_timeout, the query: one implicit
+// transaction up to its Sync). The server
 // multiplexes such pipelines, many to a connection; the replay gives each
 // client its own. Runs alternate 3 times; medians are reported.
 func benchREST(ctx context.Context, env *Env) error {
@@ -130,12 +131,21 @@ func benchREST(ctx context.Context, env *Env) error {
 		return err
 	}
 	// The replay: the statements the server pipelines for
-	// GET /api/collections/msgs/{id} with this token.
+	// GET /api/collections/msgs/{id} with this token, including the role's
+	// statement_timeout (migration 024 gives authenticated 8s).
+	timeout, err := roleStatementTimeout(ctx, admin, "authenticated")
+	if err != nil {
+		return err
+	}
+	setTimeout := ""
+	if timeout != "" {
+		setTimeout = ", set_config('statement_timeout', '" + timeout + "', true)"
+	}
 	replay := filepath.Join(dir, "replay.sql")
 	script := `\set id random(1, 10000)
 \startpipeline
 select ayb.require_session('` + owner.sessionID + `'::uuid, '` + owner.userID + `'::uuid, now());
-select set_config('role', 'authenticated', true), set_config('request.jwt.claims', '` + owner.claimsJSON + `', true), set_config('transaction_read_only', 'on', true);
+select set_config('role', 'authenticated', true), set_config('request.jwt.claims', '` + owner.claimsJSON + `', true), set_config('transaction_read_only', 'on', true)` + setTimeout + `;
 select (select row_to_json(_r) from (select "t0"."id", "t0"."owner", "t0"."body", "t0"."kind") _r)::text from "public"."msgs" "t0" where "t0"."id" = :id::text::bigint;
 \endpipeline
 `
