@@ -31,13 +31,18 @@ import (
 
 // Limits of the API.
 const (
-	DefaultPerPage  = 20
-	MaxPerPage      = 500
-	MaxPage         = 100000
-	MaxSortFields   = 10
-	MaxExpands      = 10
-	MaxExpandDepth  = 3
-	DefaultExpandN  = 100 // rows of a one-to-many expansion
+	DefaultPerPage = 20
+	MaxPerPage     = 500
+	MaxPage        = 100000
+	MaxSortFields  = 10
+	MaxExpands     = 10
+	MaxExpandDepth = 3
+	DefaultExpandN = 100 // rows of a one-to-many expansion
+	// MaxRPCRows caps what a set-returning stable or immutable function may
+	// return in one call: past it the call is refused (400), not truncated,
+	// so a function over a growing table fails loudly instead of holding its
+	// whole result in memory twice (Postgres's JSON, then the response).
+	MaxRPCRows      = 10000
 	MaxExpandN      = 1000
 	MaxSearchLength = 1000
 	MaxBatchOps     = 1000

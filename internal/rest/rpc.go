@@ -3,7 +3,9 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -92,6 +94,9 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 			WithHint("mark the function stable or immutable if it only reads")
 	}
 	q := &query{}
+	// A volatile function's rows are not capped: stopping it early, or
+	// refusing its answer after it committed, could lose or half-do writes.
+	capped := f.Volatility != "v"
 	call := func() {
 		q.w(f.Qualified(), "(")
 		n := 0
@@ -118,6 +123,16 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 		q.w("select to_json(")
 		call()
 		q.w(")::text")
+	case f.Retset && capped:
+		// One row past the cap tells a result that fits from one that does
+		// not, without building more of it.
+		col, alias := "_f", " as _g"
+		if f.ReturnKind == "scalar" {
+			col, alias = "_f.v", " as _g(v)"
+		}
+		q.w("select count(*)::int, coalesce(json_agg(", col, "), '[]'::json)::text from (select * from ")
+		call()
+		q.w(alias, " limit "+strconv.Itoa(MaxRPCRows+1)+") _f")
 	case f.ReturnKind == "scalar":
 		q.w("select coalesce(json_agg(_f.v), '[]'::json)::text from ")
 		call()
@@ -132,13 +147,22 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 		q.w(" as _f")
 	}
 	var out *string
+	var rows int
 	dq := &db.Query{SQL: q.b.String(), Args: q.args, Dest: []any{&out}}
+	if f.Retset && capped {
+		dq.Dest = []any{&rows, &out}
+	}
 	run := h.db.InBatch
 	if f.Volatility != "v" {
 		run = h.db.Read // a stable or immutable function only reads
 	}
 	if err := run(r.Context(), id, dq); err != nil {
 		return err
+	}
+	if rows > MaxRPCRows {
+		return apierror.BadRequest(fmt.Sprintf("%s returned more than %d rows", quote(name), MaxRPCRows)).
+			WithDetails(map[string]any{"function": name, "max_rows": MaxRPCRows}).
+			WithHint("page inside the function (limit and offset arguments), or read the rows through /api/collections with page and perPage")
 	}
 	if f.ReturnKind == "void" {
 		w.WriteHeader(http.StatusNoContent)

@@ -129,6 +129,10 @@ create function public.fail_with(code text) returns void language plpgsql as
   $$ begin raise exception 'refused by policy' using errcode = code; end $$;
 create function public.echo(j jsonb, t text[] default null) returns jsonb language sql immutable as 'select jsonb_build_object(''j'', j, ''t'', t)';
 revoke execute on function public.doc_count() from anon;
+create function public.series(n int) returns setof int language sql stable as 'select generate_series(1, n)';
+create function public.series_rows(n int) returns table (i int) language sql stable as 'select generate_series(1, n)';
+create function public.pairs(n int) returns table (i int, j int) language sql stable as 'select x, x * 2 from generate_series(1, n) x';
+create function public.series_write(n int) returns setof int language sql as 'select generate_series(1, n)';
 
 insert into public.teams values (1, 'red'), (2, 'blue'), (3, 'green');
 insert into public.members values (1, '` + alice + `'), (1, '` + bob + `'), (2, '` + bob + `');
