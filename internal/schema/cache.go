@@ -63,7 +63,9 @@ func (c *Cache) Reload(ctx context.Context) error {
 		return err
 	}
 	if err := c.db.LoadRoleSettings(ctx); err != nil {
-		return err
+		// Requests keep the settings last read (db.Open refuses to start
+		// without them); the schema still moves on.
+		slog.Warn("schema cache: rereading the API roles' statement_timeout failed; keeping the last ones", "err", err)
 	}
 	c.cur.Store(s)
 	c.loadedMu.Lock()
