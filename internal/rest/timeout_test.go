@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/dbtest"
 )
 
@@ -24,7 +25,7 @@ grant execute on function public.slow(float8), public.slow_write(float8) to anon
 // A request runs with its role's statement_timeout (ALTER ROLE ... SET),
 // which SET ROLE alone would not apply: on reads (multiplexed), volatile
 // RPC and writes alike; a slow request gets a 504 and writes nothing; the
-// limit ends with the request; changing it reaches the server on
+// limit ends with the request; changing it reaches every instance on
 // `notify ayb_schema`.
 func TestRoleStatementTimeout(t *testing.T) {
 	t.Parallel()
@@ -32,6 +33,11 @@ func TestRoleStatementTimeout(t *testing.T) {
 	d.Exec(t, timeoutFixture)
 	b := serve(t, d, []string{"public"})
 	ctx := context.Background()
+	// A second instance: its own pool, so its own copy of the settings.
+	pool2, err := db.Open(ctx, d.URL, db.PoolOptions{MaxConns: 4, Multiplex: 1})
+	require.NoError(t, err)
+	t.Cleanup(pool2.Close)
+	b2 := serve(t, &dbtest.DB{Name: d.Name, AdminURL: d.AdminURL, URL: d.URL, DB: pool2}, []string{"public"})
 
 	// The migration's defaults (Supabase's): anon 3 s, authenticated 8 s,
 	// service_role none. The test cluster's roles are changed by no test.
@@ -50,17 +56,19 @@ func TestRoleStatementTimeout(t *testing.T) {
 	var dbName string
 	require.NoError(t, d.Admin(t).QueryRow(ctx, "select quote_ident(current_database())").Scan(&dbName))
 	setTimeout := func(sql string) {
-		changed := b.cache.Changed()
+		changed, changed2 := b.cache.Changed(), b2.cache.Changed()
 		d.Exec(t, "alter role authenticated in database "+dbName+" "+sql+"; notify ayb_schema")
-		select {
-		case <-changed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("no schema reload after notify ayb_schema")
+		for _, c := range []<-chan struct{}{changed, changed2} {
+			select {
+			case <-c:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no schema reload after notify ayb_schema")
+			}
 		}
 	}
 	setTimeout("set statement_timeout = '200ms'")
 
-	timedOut := func(method, path, body string) {
+	timedOut := func(b *bundle, method, path, body string) {
 		t.Helper()
 		start := time.Now()
 		res := b.do(t, method, path, body, as(alice))
@@ -71,9 +79,10 @@ func TestRoleStatementTimeout(t *testing.T) {
 		require.Contains(t, m["hint"], "alter role")
 		require.Less(t, time.Since(start), 900*time.Millisecond, "cancelled at the role's 200ms, not after the 1s sleep")
 	}
-	timedOut("GET", "/api/rpc/slow?secs=1", "")              // a read: multiplexed
-	timedOut("POST", "/api/rpc/slow_write", `{"secs": 1}`)   // volatile RPC: pool
-	timedOut("POST", "/api/collections/logged", `{"id": 1}`) // a write (InTx), slowed by its trigger
+	timedOut(b, "GET", "/api/rpc/slow?secs=1", "")              // a read: multiplexed
+	timedOut(b, "POST", "/api/rpc/slow_write", `{"secs": 1}`)   // volatile RPC: pool
+	timedOut(b, "POST", "/api/collections/logged", `{"id": 1}`) // a write (InTx), slowed by its trigger
+	timedOut(b2, "GET", "/api/rpc/slow?secs=1", "")             // the other instance read it too
 	var n int
 	require.NoError(t, d.Admin(t).QueryRow(ctx, "select count(*) from public.logged").Scan(&n))
 	require.Zero(t, n, "the timed-out insert left no row")
@@ -98,4 +107,6 @@ func TestRoleStatementTimeout(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
 	res = b.do(t, "POST", "/api/collections/logged", `{"id": 2}`, as(alice))
 	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	res = b2.do(t, "GET", "/api/rpc/slow?secs=0.3", "", as(alice))
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
 }
