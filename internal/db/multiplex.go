@@ -497,14 +497,22 @@ func (c *muxConn) read(p *pgconn.Pipeline, j *muxJob) error {
 			j.divert = true // it would wait for a lock: the pool may wait
 			return nil
 		}
+		if (pe.Code == "0A000" || pe.Code == "26000") && k < j.sent {
+			// A plan that no longer fits (a schema change altered its
+			// result type) or a statement gone: prepare it again before
+			// its next use here, and run this read on the pool, which
+			// prepares its own; a read may run twice.
+			c.retire(j.stmts[k].sql)
+			if j.err == nil {
+				j.divert = true
+				return nil
+			}
+		}
 		if j.err == nil {
 			j.err = err
 			if k == 0 && j.sess {
 				j.err = sessionError(err)
 			}
-		}
-		if (pe.Code == "0A000" || pe.Code == "26000") && k < j.sent {
-			c.retire(j.stmts[k].sql) // a plan that no longer fits: prepare it again
 		}
 		return nil
 	}
