@@ -33,7 +33,7 @@ test-sdk: setup-test ## the TypeScript SDK's tests alone, against a real server 
 
 FUZZTIME ?= 60s
 fuzz: ## fuzz the filter parser and compiler for $(FUZZTIME) (user input must never panic or reach SQL text)
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/filter
+	tests/fuzz.sh $(GO) internal/filter FuzzParse $(FUZZTIME)
 
 setup-bench: ## what setup-test installs, plus wrk
 	@./tests/setup-deps.sh --bench
