@@ -238,3 +238,36 @@ func (d *DB) System(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // IsNoRows reports whether err is (or wraps) pgx.ErrNoRows.
 func IsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// Stats is this process's view of its database connections; each instance
+// reports its own.
+type Stats struct {
+	Pool      PoolStats      `json:"pool"`
+	Multiplex MultiplexStats `json:"multiplex"`
+}
+
+// PoolStats is the request pool's state and its counters since start.
+type PoolStats struct {
+	MaxConns      int32 `json:"max_conns"`
+	TotalConns    int32 `json:"total_conns"`
+	IdleConns     int32 `json:"idle_conns"`
+	AcquiredConns int32 `json:"acquired_conns"`
+	// Acquires counts connections taken, AcquireMs the time all of them
+	// took; Waited counts those that found the pool empty and waited for a
+	// connection to be released or opened; Canceled those given up.
+	Acquires  int64   `json:"acquires"`
+	AcquireMs float64 `json:"acquire_ms"`
+	Waited    int64   `json:"waited"`
+	Canceled  int64   `json:"canceled"`
+}
+
+// Stats reports the pool and the multiplexer.
+func (d *DB) Stats() Stats {
+	s := d.Pool.Stat()
+	return Stats{
+		Pool: PoolStats{MaxConns: s.MaxConns(), TotalConns: s.TotalConns(), IdleConns: s.IdleConns(),
+			AcquiredConns: s.AcquiredConns(), Acquires: s.AcquireCount(), Waited: s.EmptyAcquireCount(),
+			AcquireMs: float64(s.AcquireDuration().Microseconds()) / 1000, Canceled: s.CanceledAcquireCount()},
+		Multiplex: d.MultiplexStats(),
+	}
+}

@@ -56,7 +56,11 @@ type multiplexer struct {
 // instead (stalled connections, a full queue, a lost connection), and
 // multiplexing connections lost.
 type MultiplexStats struct {
-	Batches, Requests, ToPool, Lost int64
+	Connections int   `json:"connections"` // database.multiplex (0: off)
+	Batches     int64 `json:"batches"`
+	Requests    int64 `json:"requests"`
+	ToPool      int64 `json:"to_pool"`
+	Lost        int64 `json:"lost"`
 }
 
 // MultiplexStats reports the multiplexer's counters (zero when it is off).
@@ -64,7 +68,7 @@ func (d *DB) MultiplexStats() MultiplexStats {
 	if d.mux == nil {
 		return MultiplexStats{}
 	}
-	return MultiplexStats{Batches: d.mux.batches.Load(), Requests: d.mux.requests.Load(),
+	return MultiplexStats{Connections: int(d.mux.n), Batches: d.mux.batches.Load(), Requests: d.mux.requests.Load(),
 		ToPool: d.mux.toPool.Load(), Lost: d.mux.lost.Load()}
 }
 

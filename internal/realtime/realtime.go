@@ -616,3 +616,23 @@ func (s *Service) catchUp(ctx context.Context, sub *subscriber) error {
 		sub.advance(evs[len(evs)-1].ID)
 	}
 }
+
+// Stats is this instance's realtime hub: its open streams and its counters
+// since start.
+type Stats struct {
+	Streams     int     `json:"streams"`
+	EventsRead  int64   `json:"events_read"`
+	Checks      int64   `json:"checks"`
+	CheckRounds int64   `json:"check_rounds"`
+	CheckMs     float64 `json:"check_ms"`
+}
+
+// Stats reports the hub's streams and counters.
+func (s *Service) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.subs)
+	s.mu.Unlock()
+	rounds, d := s.CheckRounds()
+	return Stats{Streams: n, EventsRead: s.EventsRead(), Checks: s.Checks(), CheckRounds: rounds,
+		CheckMs: float64(d.Microseconds()) / 1000}
+}

@@ -118,6 +118,7 @@ func (s *Server) routes() http.Handler {
 		// (service_role; a user's key never is).
 		r.Route("/api/admin", func(r chi.Router) {
 			r.Use(apikey.RequireAdmin)
+			r.Method(http.MethodGet, "/stats", web.Handler(s.handleStats))
 			if s.apps != nil {
 				r.Mount("/apps", s.apps.AdminRoutes(apikey.RequireAdmin))
 			}

@@ -45,6 +45,7 @@ type Server struct {
 	apiKeys  *apikey.Service
 	apps     *app.Service
 	realtime *realtime.Service
+	started  time.Time
 }
 
 // Options are the server's dependencies.
@@ -70,7 +71,7 @@ type Options struct {
 // New builds the server and its router.
 func New(opt Options) *Server {
 	s := &Server{cfg: opt.Config, db: opt.DB, auth: opt.Authenticator, users: opt.Auth, version: opt.Version,
-		apiKeys: opt.APIKeys, apps: opt.Apps, realtime: opt.Realtime}
+		apiKeys: opt.APIKeys, apps: opt.Apps, realtime: opt.Realtime, started: time.Now()}
 	if s.auth == nil {
 		s.auth = noCredentials{}
 	}

@@ -188,6 +188,24 @@ func TestAppKeysThroughTheStack(t *testing.T) {
 	}
 	require.Equal(t, 200, admin.Do("GET", "/api/admin/api-keys?app_id="+appID, nil).Status)
 
+	// The admin sees this instance's connections: the reads above went
+	// through the two multiplexing connections.
+	for name, c := range map[string]*Client{"user session": dev, "app key": appKey, "anonymous": anon} {
+		require.Contains(t, []int{401, 403}, c.Do("GET", "/api/admin/stats", nil).Status, name)
+	}
+	r = admin.Do("GET", "/api/admin/stats", nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	st := r.JSON(t)
+	dbs := st["database"].(map[string]any)
+	require.EqualValues(t, 8, dbs["pool"].(map[string]any)["max_conns"])
+	require.Greater(t, dbs["pool"].(map[string]any)["acquires"].(float64), 0.0, "writes take pool connections")
+	mx := dbs["multiplex"].(map[string]any)
+	require.EqualValues(t, 2, mx["connections"])
+	require.GreaterOrEqual(t, mx["requests"].(float64), 3.0, "the three GETs were multiplexed")
+	require.GreaterOrEqual(t, mx["batches"].(float64), 1.0)
+	require.EqualValues(t, 0, st["realtime"].(map[string]any)["streams"])
+	require.Greater(t, st["goroutines"].(float64), 0.0)
+
 	// Deleting the app revokes its key at once.
 	r = admin.Do("DELETE", "/api/admin/apps/"+appID, nil)
 	require.Equal(t, 200, r.Status, string(r.Raw))
