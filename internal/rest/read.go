@@ -624,33 +624,50 @@ func (h *Handler) List(w http.ResponseWriter, r *http.Request) error {
 	if err := h.db.Read(r.Context(), id, stmts...); err != nil {
 		return err
 	}
-	resp := listResponse{Page: page, PerPage: perPage, TotalItems: count, TotalPages: -1, Items: json.RawMessage(items)}
+	pageNo, totalPages := page, int64(-1)
 	if after != "" {
-		resp.Page = 0
+		pageNo = 0
 	}
 	if count >= 0 {
-		resp.TotalPages = (count + int64(perPage) - 1) / int64(perPage)
+		totalPages = (count + int64(perPage) - 1) / int64(perPage)
 	}
+	var next string // the cursor for the next page (pass it as ?after=)
 	if last != nil && total && len(items) > 2 {
 		var vals []*string
 		if json.Unmarshal([]byte(*last), &vals) == nil && len(vals) == len(keys) {
 			b, _ := json.Marshal(cursor{Sort: sortSpec(keys), Values: vals})
-			s := base64.RawURLEncoding.EncodeToString(b)
-			resp.After = &s
+			next = base64.RawURLEncoding.EncodeToString(b)
 		}
 	}
-	web.WriteJSON(w, http.StatusOK, resp)
+	web.WriteRawJSON(w, http.StatusOK, appendList(make([]byte, 0, len(items)+128+len(next)), pageNo, perPage, count, totalPages, items, next))
 	return nil
 }
 
-type listResponse struct {
-	Page       int             `json:"page"`
-	PerPage    int             `json:"perPage"`
-	TotalItems int64           `json:"totalItems"`
-	TotalPages int64           `json:"totalPages"`
-	Items      json.RawMessage `json:"items"`
-	// After is the cursor for the next page (pass it as ?after=).
-	After *string `json:"after"`
+// appendList appends a list response, {"page", "perPage", "totalItems",
+// "totalPages", "items", "after"}, to b. The items are Postgres's JSON as
+// they came (json_agg's output is valid JSON), written once rather than
+// copied, rescanned and compacted by encoding/json; the cursor is base64url,
+// which needs no escaping.
+func appendList(b []byte, page, perPage int, totalItems, totalPages int64, items, after string) []byte {
+	b = append(b, `{"page":`...)
+	b = strconv.AppendInt(b, int64(page), 10)
+	b = append(b, `,"perPage":`...)
+	b = strconv.AppendInt(b, int64(perPage), 10)
+	b = append(b, `,"totalItems":`...)
+	b = strconv.AppendInt(b, totalItems, 10)
+	b = append(b, `,"totalPages":`...)
+	b = strconv.AppendInt(b, totalPages, 10)
+	b = append(b, `,"items":`...)
+	b = append(b, items...)
+	b = append(b, `,"after":`...)
+	if after == "" {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = append(b, after...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // keyset writes the condition "row comes after vals in the order keys":
