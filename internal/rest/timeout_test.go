@@ -19,7 +19,8 @@ create function public.sleepy() returns trigger language plpgsql as
 create trigger sleepy before insert on public.logged for each row execute function public.sleepy();
 create function public.slow(secs float8) returns int language sql stable as 'select 1 from pg_sleep(secs)';
 create function public.slow_write(secs float8) returns int language sql as 'select 1 from pg_sleep(secs)';
-grant execute on function public.slow(float8), public.slow_write(float8) to anon, authenticated, service_role;
+create function public.current_timeout() returns text language sql stable as $$select current_setting('statement_timeout')$$;
+grant execute on function public.slow(float8), public.slow_write(float8), public.current_timeout() to anon, authenticated, service_role;
 `
 
 // A request runs with its role's statement_timeout (ALTER ROLE ... SET),
@@ -55,18 +56,19 @@ func TestRoleStatementTimeout(t *testing.T) {
 	// Scoped to this test's database, so parallel tests keep the defaults.
 	var dbName string
 	require.NoError(t, d.Admin(t).QueryRow(ctx, "select quote_ident(current_database())").Scan(&dbName))
-	setTimeout := func(sql string) {
-		changed, changed2 := b.cache.Changed(), b2.cache.Changed()
+	// Both instances reread the setting on the notify. A reload already
+	// under way when the ALTER commits may finish first with the old value,
+	// so wait for what requests actually run with.
+	setTimeout := func(sql, want string) {
 		d.Exec(t, "alter role authenticated in database "+dbName+" "+sql+"; notify ayb_schema")
-		for _, c := range []<-chan struct{}{changed, changed2} {
-			select {
-			case <-c:
-			case <-time.After(5 * time.Second):
-				t.Fatal("no schema reload after notify ayb_schema")
-			}
+		for _, b := range []*bundle{b, b2} {
+			require.Eventually(t, func() bool {
+				res := b.do(t, "GET", "/api/rpc/current_timeout", "", as(alice))
+				return res.status == http.StatusOK && string(res.body) == `"`+want+`"`
+			}, 5*time.Second, 20*time.Millisecond, "requests run with statement_timeout %s", want)
 		}
 	}
-	setTimeout("set statement_timeout = '200ms'")
+	setTimeout("set statement_timeout = '200ms'", "200ms")
 
 	timedOut := func(b *bundle, method, path, body string) {
 		t.Helper()
@@ -102,7 +104,7 @@ func TestRoleStatementTimeout(t *testing.T) {
 	}
 
 	// Back to the role-wide 8 s once this database's setting is reset.
-	setTimeout("reset statement_timeout")
+	setTimeout("reset statement_timeout", "8s")
 	res = b.do(t, "GET", "/api/rpc/slow?secs=0.3", "", as(alice))
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
 	res = b.do(t, "POST", "/api/collections/logged", `{"id": 2}`, as(alice))
