@@ -15,7 +15,7 @@ import (
 const timeoutFixture = `
 create table public.logged (id int primary key);
 create function public.sleepy() returns trigger language plpgsql as
-  $$ begin perform pg_sleep(1); return new; end $$;
+  $$ begin perform pg_sleep(3); return new; end $$;
 create trigger sleepy before insert on public.logged for each row execute function public.sleepy();
 create function public.slow(secs float8) returns int language sql stable as 'select 1 from pg_sleep(secs)';
 create function public.slow_write(secs float8) returns int language sql as 'select 1 from pg_sleep(secs)';
@@ -68,7 +68,7 @@ func TestRoleStatementTimeout(t *testing.T) {
 			}, 5*time.Second, 20*time.Millisecond, "requests run with statement_timeout %s", want)
 		}
 	}
-	setTimeout("set statement_timeout = '200ms'", "200ms")
+	setTimeout("set statement_timeout = '500ms'", "500ms")
 
 	timedOut := func(b *bundle, method, path, body string) {
 		t.Helper()
@@ -79,12 +79,12 @@ func TestRoleStatementTimeout(t *testing.T) {
 		require.Equal(t, "timeout", m["code"])
 		require.Contains(t, m["message"], "statement_timeout")
 		require.Contains(t, m["hint"], "alter role")
-		require.Less(t, time.Since(start), 900*time.Millisecond, "cancelled at the role's 200ms, not after the 1s sleep")
+		require.Less(t, time.Since(start), 2*time.Second, "cancelled at the role's 500ms, not after the 3s sleep")
 	}
-	timedOut(b, "GET", "/api/rpc/slow?secs=1", "")              // a read: multiplexed
-	timedOut(b, "POST", "/api/rpc/slow_write", `{"secs": 1}`)   // volatile RPC: pool
+	timedOut(b, "GET", "/api/rpc/slow?secs=3", "")              // a read: multiplexed
+	timedOut(b, "POST", "/api/rpc/slow_write", `{"secs": 3}`)   // volatile RPC: pool
 	timedOut(b, "POST", "/api/collections/logged", `{"id": 1}`) // a write (InTx), slowed by its trigger
-	timedOut(b2, "GET", "/api/rpc/slow?secs=1", "")             // the other instance read it too
+	timedOut(b2, "GET", "/api/rpc/slow?secs=3", "")             // the other instance read it too
 	var n int
 	require.NoError(t, d.Admin(t).QueryRow(ctx, "select count(*) from public.logged").Scan(&n))
 	require.Zero(t, n, "the timed-out insert left no row")
@@ -92,7 +92,7 @@ func TestRoleStatementTimeout(t *testing.T) {
 	// Under the limit, the same calls answer; service_role has no limit.
 	res := b.do(t, "GET", "/api/rpc/slow?secs=0.05", "", as(alice))
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
-	res = b.do(t, "GET", "/api/rpc/slow?secs=0.3", "", service)
+	res = b.do(t, "GET", "/api/rpc/slow?secs=0.6", "", service)
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
 
 	// The limit lasted only for its requests: the server's own connections
