@@ -189,7 +189,7 @@ func TestAppKeysThroughTheStack(t *testing.T) {
 	require.Equal(t, 200, admin.Do("GET", "/api/admin/api-keys?app_id="+appID, nil).Status)
 
 	// The admin sees this instance's connections: the reads above went
-	// through the two multiplexing connections.
+	// through the multiplexer.
 	for name, c := range map[string]*Client{"user session": dev, "app key": appKey, "anonymous": anon} {
 		require.Contains(t, []int{401, 403}, c.Do("GET", "/api/admin/stats", nil).Status, name)
 	}
@@ -201,8 +201,10 @@ func TestAppKeysThroughTheStack(t *testing.T) {
 	require.Greater(t, dbs["pool"].(map[string]any)["acquires"].(float64), 0.0, "writes take pool connections")
 	mx := dbs["multiplex"].(map[string]any)
 	require.EqualValues(t, 2, mx["connections"])
-	require.GreaterOrEqual(t, mx["requests"].(float64), 3.0, "the three GETs were multiplexed")
-	require.GreaterOrEqual(t, mx["batches"].(float64), 1.0)
+	// Each read counts once: answered on a multiplexing connection, or sent
+	// to the pool (a slow batch on a loaded machine).
+	require.GreaterOrEqual(t, mx["requests"].(float64)+mx["to_pool"].(float64), 3.0, "the three GETs went through the multiplexer")
+	require.Equal(t, mx["requests"].(float64) > 0, mx["batches"].(float64) > 0)
 	require.EqualValues(t, 0, st["realtime"].(map[string]any)["streams"])
 	require.Greater(t, st["goroutines"].(float64), 0.0)
 
