@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Requests run under SET ROLE, which (unlike a login) applies none of the
@@ -32,24 +34,34 @@ order by d.setdatabase`
 // calls it on each reload, so `notify ayb_schema` (or any DDL) after an
 // ALTER ROLE reaches every instance; Open calls it first.
 func (d *DB) LoadRoleSettings(ctx context.Context) error {
-	rows, err := d.Pool.Query(ctx, roleSettingsSQL)
+	m, err := RoleStatementTimeouts(ctx, d.Pool)
 	if err != nil {
 		return err
+	}
+	d.timeouts.Store(&m)
+	return nil
+}
+
+// RoleStatementTimeouts returns the statement_timeout each API role's
+// requests run with (roles without one are absent), read through q (a
+// pool or a connection of the database).
+func RoleStatementTimeouts(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}) (map[string]string, error) {
+	rows, err := q.Query(ctx, roleSettingsSQL)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	m := map[string]string{}
 	for rows.Next() {
 		var role, v string
 		if err := rows.Scan(&role, &v); err != nil {
-			return err
+			return nil, err
 		}
 		m[role] = strings.TrimSpace(v)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	d.timeouts.Store(&m)
-	return nil
+	return m, rows.Err()
 }
 
 // statementTimeout is the role's statement_timeout ("" when it has none).

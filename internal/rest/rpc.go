@@ -94,9 +94,11 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 			WithHint("mark the function stable or immutable if it only reads")
 	}
 	q := &query{}
-	// A volatile function's rows are not capped: stopping it early, or
-	// refusing its answer after it committed, could lose or half-do writes.
-	capped := f.Volatility != "v"
+	// A stable or immutable function only reads: it runs as a multiplexed
+	// read, and its rows are capped. A volatile one's are not: stopping it
+	// early, or refusing its answer after it committed, could lose or
+	// half-do writes.
+	readOnly := f.Volatility != "v"
 	call := func() {
 		q.w(f.Qualified(), "(")
 		n := 0
@@ -123,7 +125,7 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 		q.w("select to_json(")
 		call()
 		q.w(")::text")
-	case f.Retset && capped:
+	case f.Retset && readOnly:
 		// One row past the cap tells a result that fits from one that does
 		// not, without building more of it.
 		col, alias := "_f", " as _g"
@@ -149,12 +151,12 @@ func (h *Handler) RPC(w http.ResponseWriter, r *http.Request) error {
 	var out *string
 	var rows int
 	dq := &db.Query{SQL: q.b.String(), Args: q.args, Dest: []any{&out}}
-	if f.Retset && capped {
+	if f.Retset && readOnly {
 		dq.Dest = []any{&rows, &out}
 	}
 	run := h.db.InBatch
-	if f.Volatility != "v" {
-		run = h.db.Read // a stable or immutable function only reads
+	if readOnly {
+		run = h.db.Read
 	}
 	if err := run(r.Context(), id, dq); err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/aybhq/ayb/internal/db"
 )
 
 // The floor server: the least a Go server on net/http and pgx must do to
@@ -53,10 +55,11 @@ func runFloor(addr, dbURL, sessionID, userID, claims string) error {
 		return err
 	}
 	defer pool.Close()
-	timeout, err := roleStatementTimeout(ctx, pool, "authenticated")
+	timeouts, err := db.RoleStatementTimeouts(ctx, pool)
 	if err != nil {
 		return err
 	}
+	timeout := timeouts["authenticated"]
 	if timeout == "" { // none: keep the session's
 		timeout = "0"
 	}
@@ -151,18 +154,4 @@ func startFloor(ctx context.Context, dbURL string, u benchUser) (*child, error) 
 			}
 			return nil
 		})
-}
-
-// roleStatementTimeout is the statement_timeout AYB applies to role's
-// requests (from ALTER ROLE ... SET; see internal/db/rolesettings.go), or
-// "" when it has none.
-func roleStatementTimeout(ctx context.Context, q interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, role string) (string, error) {
-	var v string
-	err := q.QueryRow(ctx, `select coalesce((select substr(s, length('statement_timeout=') + 1)
-		from pg_db_role_setting d join pg_roles r on r.oid = d.setrole, unnest(d.setconfig) s
-		where r.rolname = $1 and d.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-		  and s like 'statement\_timeout=%' order by d.setdatabase desc limit 1), '')`, role).Scan(&v)
-	return v, err
 }

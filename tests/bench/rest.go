@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/pg"
 )
 
@@ -133,13 +134,13 @@ func benchREST(ctx context.Context, env *Env) error {
 	// The replay: the statements the server pipelines for
 	// GET /api/collections/msgs/{id} with this token, including the role's
 	// statement_timeout (migration 024 gives authenticated 8s).
-	timeout, err := roleStatementTimeout(ctx, admin, "authenticated")
+	timeouts, err := db.RoleStatementTimeouts(ctx, admin)
 	if err != nil {
 		return err
 	}
 	setTimeout := ""
-	if timeout != "" {
-		setTimeout = ", set_config('statement_timeout', '" + timeout + "', true)"
+	if t := timeouts["authenticated"]; t != "" {
+		setTimeout = ", set_config('statement_timeout', '" + t + "', true)"
 	}
 	replay := filepath.Join(dir, "replay.sql")
 	script := `\set id random(1, 10000)
