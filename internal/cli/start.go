@@ -26,6 +26,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	server.TuneGC()
 	ln, err := server.Listen(cfg)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/aybhq/ayb/internal/db"
+	"github.com/aybhq/ayb/internal/server"
 )
 
 // The floor server: the least a Go server on net/http and pgx must do to
@@ -44,6 +45,7 @@ func init() {
 }
 
 func runFloor(addr, dbURL, sessionID, userID, claims string) error {
+	server.TuneGC() // the collector's target AYB runs with, so the floor stays like for like
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aybhq/ayb/internal/db"
 	"github.com/aybhq/ayb/internal/identity"
+	"github.com/aybhq/ayb/internal/server"
 )
 
 func init() {
@@ -442,6 +443,7 @@ func benchRealtime(ctx context.Context, env *Env) error {
 	sort.Float64s(pairRatios)
 	fmt.Printf("  (median ratio %.2f)\n", (pairRatios[(len(pairRatios)-1)/2]+pairRatios[len(pairRatios)/2])/2)
 	fmt.Printf("   REST requests: %d without, %d with realtime load\n", baseN, loadN)
+	fmt.Printf("   ayb server peak memory (VmHWM) with %d subscribers: %d MiB (%s)\n", rtUsers, peakRSS(srv.cmd.Process.Pid)>>20, gcNote())
 	// Run-queue delay is the time a runnable task waited for a CPU: where
 	// the REST backends' grows, REST waits for the CPU the realtime work
 	// (and its 1,000 clients) take.
@@ -623,6 +625,29 @@ func cpuTicks(pid int) float64 {
 	u, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return u + st
+}
+
+// peakRSS is a process's peak resident memory in bytes (VmHWM), 0 if unknown.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// gcNote says which collector target the servers ran with.
+func gcNote() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return "GOGC=" + v + " from the environment"
+	}
+	return "GOGC=" + strconv.Itoa(server.GCPercent) + ", AYB's default"
 }
 
 // usage is a process's CPU time and run-queue delay, in seconds.

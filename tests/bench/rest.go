@@ -272,6 +272,7 @@ end
 	Ratio("pgbench replay of the GET (pipelined) vs pgbench -S", replayTPS, sTPS, "tps")
 	fmt.Printf("   %-48s CPU/transaction: pgbench %s, machine %s\n", "  replay",
 		time.Duration(median(replayClient)).Round(time.Microsecond), time.Duration(median(replayMachine)).Round(time.Microsecond))
+	fmt.Printf("   %-48s %d MiB (%s)\n", "ayb server peak memory (VmHWM)", peakRSS(srv.cmd.Process.Pid)>>20, gcNote())
 	verdict := "meets"
 	if g.rps < 0.4*replayTPS {
 		verdict = "MISSES"

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aybhq/ayb/internal/server"
 )
 
 // The SSE transport floor: the least any server must do to deliver the
@@ -33,6 +35,7 @@ func init() {
 }
 
 func runSSEFloor(addr string) error {
+	server.TuneGC() // as AYB runs
 	var mu sync.Mutex
 	streams := map[int]chan []byte{} // user index -> its frames
 	var on atomic.Bool
