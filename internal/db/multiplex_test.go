@@ -88,6 +88,53 @@ func TestReadMultiplexesIdentitiesWithoutMixingThem(t *testing.T) {
 	t.Logf("%d requests in %d batches, %d on the pool", requests, batches, s.ToPool-before.ToPool)
 }
 
+// A batch is one transaction, so each read's setup sets every setting a
+// read depends on: reads of anon, authenticated and service_role batched
+// together each run as their own role, with their own claims and their own
+// role's statement_timeout (service_role, which has none, the session's).
+func TestReadBatchedRolesKeepTheirOwnSettings(t *testing.T) {
+	t.Parallel()
+	d, users := setupOwners(t, 3)
+	ctx := context.Background()
+	timeouts, err := db.RoleStatementTimeouts(ctx, d.Pool)
+	require.NoError(t, err)
+	var base string
+	require.NoError(t, d.Pool.QueryRow(ctx, "show statement_timeout").Scan(&base))
+	want := func(role string) string {
+		if t, ok := timeouts[role]; ok && t != "" {
+			return t
+		}
+		return base
+	}
+	require.NotEqual(t, want(identity.RoleAnon), want(identity.RoleServiceRole), "the roles' timeouts differ (migration 024)")
+	service := identity.Identity{Role: identity.RoleServiceRole, Claims: map[string]any{"role": identity.RoleServiceRole}, Kind: "service"}
+	before := d.MultiplexStats()
+	concurrently(t, 16, 100, func(g, i int) error {
+		var id identity.Identity
+		switch (g + i) % 3 {
+		case 0:
+			id = identity.Anon()
+		case 1:
+			id = user(users[(g+i)%len(users)])
+		default:
+			id = service
+		}
+		var who, claimRole, sub, timeout string
+		q := &db.Query{SQL: `select current_user::text, coalesce(auth.jwt()->>'role', ''), coalesce(auth.uid()::text, ''),
+			current_setting('statement_timeout')`, Dest: []any{&who, &claimRole, &sub, &timeout}}
+		if err := d.Read(ctx, id, q); err != nil {
+			return err
+		}
+		wantSub, _ := id.Claims["sub"].(string)
+		if who != id.Role || claimRole != id.Role || sub != wantSub || timeout != want(id.Role) {
+			return fmt.Errorf("%s read as %s (claims role %q, sub %q) with statement_timeout %s, want %s", id.Role, who, claimRole, sub, timeout, want(id.Role))
+		}
+		return nil
+	})
+	s := d.MultiplexStats()
+	require.Less(t, s.Batches-before.Batches, s.Requests-before.Requests, "some batches carried more than one request")
+}
+
 // A request that fails, whether its query, its session check or the scan
 // of its result, fails alone: the requests batched with it answer as if it
 // were not there.

@@ -86,6 +86,17 @@ func benchREST(ctx context.Context, env *Env) error {
 	}
 	defer os.RemoveAll(dir)
 
+	// AYB_BENCH_COMPARE names another ayb binary (an earlier build, say) to
+	// run beside this one on the same database, alternating with it, for
+	// an A/B comparison within one run on this noisy machine. It starts
+	// first, so that an older build meets the schema it knows.
+	var other *aybProcess
+	if exe := os.Getenv("AYB_BENCH_COMPARE"); exe != "" {
+		if other, err = startExe(ctx, dir, exe, "ayb-compare.log", d); err != nil {
+			return err
+		}
+		defer other.stop()
+	}
 	srv, err := startBinary(ctx, dir, d)
 	if err != nil {
 		return err
@@ -208,14 +219,39 @@ end
 	if _, err := loadOn(floor.base, floor.cmd.Process.Pid, getLua, owner.token, time.Second); err != nil {
 		return err
 	}
+	if other != nil {
+		if _, err := loadOn(other.base, other.cmd.Process.Pid, getLua, owner.token, time.Second); err != nil {
+			return err
+		}
+	}
 
 	var getRLS, getSvc, list, floors []loadResult
 	var sRates, replayRates, replayMachine, replayClient []float64
+	var others []loadResult                // AYB_BENCH_COMPARE's RLS GET runs
+	var batches, muxed, toPool, gcs int64 // over the RLS GET runs
 	for i := 0; i < 3; i++ { // alternate ours and the baselines
+		st0, err := srv.stats(ctx, svc.token)
+		if err != nil {
+			return err
+		}
 		g, err := load(getLua, owner.token, dur)
 		if err != nil {
 			return err
 		}
+		st1, err := srv.stats(ctx, svc.token)
+		if err != nil {
+			return err
+		}
+		if other != nil {
+			o, err := loadOn(other.base, other.cmd.Process.Pid, getLua, owner.token, dur)
+			if err != nil {
+				return err
+			}
+			others = append(others, o)
+		}
+		x0, x1 := st0.Database.Multiplex, st1.Database.Multiplex
+		batches, muxed, toPool = batches+x1.Batches-x0.Batches, muxed+x1.Requests-x0.Requests, toPool+x1.ToPool-x0.ToPool
+		gcs += int64(st1.GCCycles - st0.GCCycles)
 		m0 := machineBusy()
 		rp, rpCPU, err := pgbenchCPU(ctx, bin, d.URL, append(pgArgs, "-f", replay)...)
 		if err != nil {
@@ -269,9 +305,19 @@ end
 	Ratio("floor: net/http + pgx, same SQL, no AYB vs replay", fl.rps, replayTPS, "req/s")
 	fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, wrk %s, machine %s\n", "  latency", fl.p50.Round(time.Microsecond), fl.p99.Round(time.Microsecond), fl.cpuPerReq.Round(time.Microsecond), fl.pgPerReq.Round(time.Microsecond), fl.clientPerReq.Round(time.Microsecond), fl.machinePerReq.Round(time.Microsecond))
 	Ratio("GET by key, RLS (HTTP) vs the floor server", g.rps, fl.rps, "req/s")
+	if len(others) > 0 {
+		o := med(others)
+		Ratio("AYB_BENCH_COMPARE: GET by key, RLS vs replay", o.rps, replayTPS, "req/s")
+		fmt.Printf("   %-48s p50 %s  p99 %s  CPU/request: server %s, postgres %s, wrk %s, machine %s\n", "  latency", o.p50.Round(time.Microsecond), o.p99.Round(time.Microsecond), o.cpuPerReq.Round(time.Microsecond), o.pgPerReq.Round(time.Microsecond), o.clientPerReq.Round(time.Microsecond), o.machinePerReq.Round(time.Microsecond))
+		Ratio("GET by key, RLS: this build vs AYB_BENCH_COMPARE", g.rps, o.rps, "req/s")
+	}
 	Ratio("pgbench replay of the GET (pipelined) vs pgbench -S", replayTPS, sTPS, "tps")
 	fmt.Printf("   %-48s CPU/transaction: pgbench %s, machine %s\n", "  replay",
 		time.Duration(median(replayClient)).Round(time.Microsecond), time.Duration(median(replayMachine)).Round(time.Microsecond))
+	if batches > 0 {
+		fmt.Printf("   %-48s %.2f reads per batch, %d of %d reads sent to the pool; %.1f GC cycles/s\n", "  RLS GET runs, server counters",
+			float64(muxed)/float64(batches), toPool, muxed+toPool, float64(gcs)/(3*dur.Seconds()))
+	}
 	fmt.Printf("   %-48s %d MiB (%s)\n", "ayb server peak memory (VmHWM)", peakRSS(srv.cmd.Process.Pid)>>20, gcNote())
 	verdict := "meets"
 	if g.rps < 0.4*replayTPS {
@@ -404,13 +450,18 @@ func startBinary(ctx context.Context, dir string, d *Database) (*aybProcess, err
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", exe, "../../cmd/ayb").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build ayb: %v\n%s", err, out)
 	}
+	return startExe(ctx, dir, exe, "ayb.log", d)
+}
+
+// startExe starts an ayb binary already built, logging to dir/logName.
+func startExe(ctx context.Context, dir, exe, logName string, d *Database) (*aybProcess, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	logf, err := os.Create(filepath.Join(dir, "ayb.log"))
+	logf, err := os.Create(filepath.Join(dir, logName))
 	if err != nil {
 		return nil, err
 	}
@@ -522,4 +573,33 @@ func (p *aybProcess) waitFor(ctx context.Context, path, token string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// serverStats is the part of GET /api/admin/stats the benches print.
+type serverStats struct {
+	GCCycles uint32 `json:"gc_cycles"`
+	Database struct {
+		Multiplex struct {
+			Batches  int64 `json:"batches"`
+			Requests int64 `json:"requests"`
+			ToPool   int64 `json:"to_pool"`
+		} `json:"multiplex"`
+	} `json:"database"`
+}
+
+// stats reads the server's counters with a service-role token.
+func (p *aybProcess) stats(ctx context.Context, token string) (serverStats, error) {
+	var st serverStats
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/admin/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(res.Body)
+		return st, fmt.Errorf("GET /api/admin/stats: %d %s", res.StatusCode, raw)
+	}
+	return st, json.NewDecoder(res.Body).Decode(&st)
 }
