@@ -227,9 +227,9 @@ end
 
 	var getRLS, getSvc, list, floors []loadResult
 	var sRates, replayRates, replayMachine, replayClient []float64
-	var others []loadResult                // AYB_BENCH_COMPARE's RLS GET runs
+	var others []loadResult               // AYB_BENCH_COMPARE's RLS GET runs
 	var batches, muxed, toPool, gcs int64 // over the RLS GET runs
-	for i := 0; i < 3; i++ { // alternate ours and the baselines
+	for i := 0; i < 3; i++ {              // alternate ours and the baselines
 		st0, err := srv.stats(ctx, svc.token)
 		if err != nil {
 			return err
