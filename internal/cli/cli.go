@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aybhq/ayb/internal/config"
+	"github.com/aybhq/ayb/internal/web"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=...".
@@ -143,6 +144,7 @@ func setupLogging(cfg config.Config) {
 		h = slog.NewTextHandler(logBuf, opts)
 	}
 	slog.SetDefault(slog.New(h))
+	web.SetAccessLog(logBuf, cfg.Log.Format == "json", lvl)
 }
 
 // logBuf is the process's log output (see logWriter); Main flushes it.

@@ -78,6 +78,12 @@ func Logger(next http.Handler) http.Handler {
 		if sw.status >= 500 {
 			lvl = slog.LevelError
 		}
+		if l := access.Load(); l != nil {
+			l.write(&accessLine{t: time.Now(), level: lvl, method: r.Method, path: r.URL.Path, status: sw.status,
+				bytes: int64(sw.bytes), durationMS: float64(time.Since(start).Microseconds()) / 1000,
+				reqID: RequestID(r.Context()), remote: r.RemoteAddr})
+			return
+		}
 		slog.LogAttrs(r.Context(), lvl, "http",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
 			slog.Int64("bytes", int64(sw.bytes)), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
