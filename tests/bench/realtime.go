@@ -647,7 +647,7 @@ func gcNote() string {
 	if v := os.Getenv("GOGC"); v != "" {
 		return "GOGC=" + v + " from the environment"
 	}
-	return "GOGC=" + strconv.Itoa(server.GCPercent) + ", AYB's default"
+	return "AYB's collector target: " + strconv.Itoa(server.GCHeadroom>>20) + " MiB of headroom or the live heap's size"
 }
 
 // usage is a process's CPU time and run-queue delay, in seconds.
