@@ -88,10 +88,10 @@ func TestReadMultiplexesIdentitiesWithoutMixingThem(t *testing.T) {
 	t.Logf("%d requests in %d batches, %d on the pool", requests, batches, s.ToPool-before.ToPool)
 }
 
-// A batch is one transaction, so each read's setup sets every setting a
-// read depends on: reads of anon, authenticated and service_role batched
-// together each run as their own role, with their own claims and their own
-// role's statement_timeout (service_role, which has none, the session's).
+// Reads of anon, authenticated and service_role batched together on one
+// connection each run as their own role, with their own claims and their
+// own role's statement_timeout (service_role, which has none, the
+// session's): none inherits a setting from the read before it.
 func TestReadBatchedRolesKeepTheirOwnSettings(t *testing.T) {
 	t.Parallel()
 	d, users := setupOwners(t, 3)

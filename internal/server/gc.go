@@ -2,9 +2,9 @@ package server
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
 )
 
 // The Go collector's target. Go's default (GOGC=100) starts a collection
@@ -34,9 +34,11 @@ func GCPercentFor(live uint64) int {
 	return int(max(100, min(p, gcMaxPercent)))
 }
 
-// TuneGC applies GCPercentFor to the live heap now and every second from
-// then on, unless the operator set GOGC (then Go's own rules apply).
-// GOMEMLIMIT, when set, still bounds the heap.
+// TuneGC applies GCPercentFor to the live heap now and after every
+// collection, unless the operator set GOGC (then Go's own rules apply).
+// GOMEMLIMIT, when set, still bounds the heap. Setting the target right
+// after each collection, from the live size it measured, keeps the next
+// heap goal at most GCHeadroom above it even when the live heap jumps.
 func TuneGC() {
 	if os.Getenv("GOGC") != "" {
 		return
@@ -56,9 +58,17 @@ func TuneGC() {
 		}
 	}
 	apply()
-	go func() {
-		for range time.Tick(time.Second) {
-			apply()
-		}
-	}()
+	afterEachGC(apply)
+}
+
+// gcSentinel is garbage from the moment it is made; its cleanup runs after
+// the collection that finds it, and arms the next one.
+type gcSentinel struct{ _ [16]byte } // not zero-sized: those may share an address
+
+func afterEachGC(fn func()) {
+	s := &gcSentinel{}
+	runtime.AddCleanup(s, func(struct{}) {
+		fn()
+		afterEachGC(fn)
+	}, struct{}{})
 }

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -40,4 +42,23 @@ func TestTuneGCSetsTheTarget(t *testing.T) {
 	TuneGC()
 	got := debug.SetGCPercent(100)
 	require.Greater(t, got, 100, "a test binary's heap is far below GCHeadroom")
+}
+
+// The hook runs after each collection.
+func TestAfterEachGC(t *testing.T) {
+	runs := make(chan struct{}, 16)
+	afterEachGC(func() {
+		select {
+		case runs <- struct{}{}:
+		default:
+		}
+	})
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+		select {
+		case <-runs:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no run after collection %d", i+1)
+		}
+	}
 }
