@@ -133,7 +133,7 @@ func TestReadBatchedRolesKeepTheirOwnSettings(t *testing.T) {
 	})
 	// They ran one after another on the two multiplexing connections (in
 	// batches when they arrived together), each after reads of other roles.
-	require.Greater(t, d.MultiplexStats().Requests-before.Requests, int64(1000), "the reads ran on the multiplexing connections")
+	require.Greater(t, d.MultiplexStats().Requests-before.Requests, int64(100), "the reads ran on the multiplexing connections")
 }
 
 // A request that fails, whether its query, its session check or the scan
