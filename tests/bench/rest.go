@@ -467,7 +467,7 @@ func startExe(ctx context.Context, dir, exe, logName string, d *Database) (*aybP
 	}
 	cmd := exec.Command(exe, "start", "--port", strconv.Itoa(port), "--database-url", d.URL)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "AYB_DATABASE_ADMIN_URL="+d.AdminURL)
+	cmd.Env = append(serverEnv(), "AYB_DATABASE_ADMIN_URL="+d.AdminURL)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -602,4 +602,16 @@ func (p *aybProcess) stats(ctx context.Context, token string) (serverStats, erro
 		return st, fmt.Errorf("GET /api/admin/stats: %d %s", res.StatusCode, raw)
 	}
 	return st, json.NewDecoder(res.Body).Decode(&st)
+}
+
+// serverEnv is this process's environment without the bench's own AYB_BENCH_*
+// settings, which the server would warn about as unknown configuration.
+func serverEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AYB_BENCH_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
