@@ -79,8 +79,9 @@ func Logger(next http.Handler) http.Handler {
 			lvl = slog.LevelError
 		}
 		if l := access.Load(); l != nil {
-			l.write(&accessLine{t: time.Now(), level: lvl, method: r.Method, path: r.URL.Path, status: sw.status,
-				bytes: int64(sw.bytes), durationMS: float64(time.Since(start).Microseconds()) / 1000,
+			end := time.Now()
+			l.write(&accessLine{t: end, level: lvl, method: r.Method, path: r.URL.Path, status: sw.status,
+				bytes: int64(sw.bytes), durationMS: float64(end.Sub(start).Microseconds()) / 1000,
 				reqID: RequestID(r.Context()), remote: r.RemoteAddr})
 			return
 		}
